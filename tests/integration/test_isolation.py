@@ -1,0 +1,61 @@
+"""Rows committed in one test are gone in the next, on both databases, whatever the order.
+
+Every round starts by asserting an empty table and then commits rows three ways: through a
+handler (which commits and rolls back itself), through the test's own session, and after a
+handled IntegrityError. Without the SQLite BEGIN fix (service.db) the second round finds rows.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.models import User
+
+
+@pytest.mark.parametrize("round_", range(3))
+async def test_each_test_starts_empty(client: httpx.AsyncClient, db_session: AsyncSession, round_: int) -> None:
+    assert await db_session.scalar(select(func.count()).select_from(User)) == 0
+    assert (await client.post("/users", json={"email": "a@example.com", "name": "A"})).status_code == 201
+    assert (await client.post("/users", json={"email": "a@example.com", "name": "A"})).status_code == 409
+    assert (await client.post("/users", json={"email": "b@example.com", "name": "B"})).status_code == 201
+    db_session.add(User(email=f"direct{round_}@example.com", name="D"))
+    await db_session.commit()
+    assert await db_session.scalar(select(func.count()).select_from(User)) == 3
+
+
+INNER_SUITE = textwrap.dedent(
+    """
+    import httpx
+    from sqlalchemy import func, select, text
+    from service.models import User
+
+    async def count(db_session):
+        return await db_session.scalar(select(func.count()).select_from(User))
+
+    async def test_1_commits_then_fails_mid_transaction(client, db_session):
+        assert await count(db_session) == 0
+        assert (await client.post("/users", json={"email": "a@example.com", "name": "A"})).status_code == 201
+        await db_session.execute(text("SAVEPOINT half_done"))
+        db_session.add(User(email="b@example.com", name="B"))
+        await db_session.flush()
+        raise RuntimeError("failing on purpose, mid-transaction")
+
+    async def test_2_starts_empty(client, db_session):
+        assert await count(db_session) == 0
+        assert (await client.get("/users")).json()["items"] == []
+    """
+)
+
+
+def test_a_failing_test_leaves_nothing_behind(pytester: pytest.Pytester, database: str) -> None:
+    pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
+    pytester.makepyfile(test_inner=INNER_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-k", database)
+    # 8 inner items: the other target (4) and trio x database (2) are deselected.
+    result.assert_outcomes(passed=1, failed=1, deselected=6)
+    result.stdout.fnmatch_lines(["*RuntimeError: failing on purpose, mid-transaction*"])

@@ -1,0 +1,140 @@
+"""The app under test and HTTP clients for it.
+
+Each test gets a new app from the factory, so ``dependency_overrides`` (global to an app object)
+cannot leak between tests; they are cleared at teardown all the same. The clients run the app's
+lifespan through asgi-lifespan: httpx's ASGITransport does not (httpx PR #1554).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from service.dependencies import get_db, verify_auth
+from service.main import create_app
+from service.settings import Settings
+
+AppFactory = Callable[[AsyncEngine | None], FastAPI]
+
+# A database no test reaches: the app of `bare_client` points here, so a test that was meant to be
+# database-free and is not fails with a 503 instead of quietly using some database.
+UNREACHABLE_DATABASE = "sqlite+aiosqlite:////nonexistent/testsupport-bare-app.db"
+
+
+@pytest.fixture(scope="session")
+def api_token() -> str:
+    """The bearer token the test app accepts."""
+    return "test-token"
+
+
+@pytest.fixture(scope="session")
+def test_settings(api_token: str) -> Settings:
+    return Settings(database_url=UNREACHABLE_DATABASE, api_token=SecretStr(api_token))
+
+
+@pytest.fixture(scope="session")
+def app_factory(test_settings: Settings) -> AppFactory:
+    """Build the app around an engine (None: the app makes its own from test_settings).
+    Override to adopt testsupport in another project."""
+    return lambda engine: create_app(test_settings, engine=engine)
+
+
+@pytest.fixture(scope="session")
+def db_dependency() -> Callable[..., Any]:
+    """The dependency that gives handlers their session; the tests replace it with db_session."""
+    return get_db
+
+
+@pytest.fixture(scope="session")
+def auth_dependency() -> Callable[..., Any]:
+    """The dependency that checks credentials; `app` replaces it with `test_principal`."""
+    return verify_auth
+
+
+@pytest.fixture(scope="session")
+def test_principal() -> str:
+    return "test"
+
+
+@contextmanager
+def overridden(app: FastAPI, overrides: dict[Callable[..., Any], Callable[..., Any]]) -> Iterator[FastAPI]:
+    """Apply dependency overrides for the duration of the block, then restore the previous ones."""
+    saved = dict(app.dependency_overrides)
+    app.dependency_overrides.update(overrides)
+    try:
+        yield app
+    finally:
+        app.dependency_overrides.clear()
+        app.dependency_overrides.update(saved)
+
+
+@asynccontextmanager
+async def serve(app: FastAPI, **client_options: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to ``app`` in process, with the app's lifespan running."""
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", **client_options) as client:
+            yield client
+
+
+def _session_override(db_session: AsyncSession) -> Callable[[], AsyncIterator[AsyncSession]]:
+    async def use_test_session() -> AsyncIterator[AsyncSession]:
+        yield db_session
+
+    return use_test_session
+
+
+@pytest.fixture
+def app(
+    app_factory: AppFactory,
+    schema: AsyncEngine,
+    db_session: AsyncSession,
+    db_dependency: Callable[..., Any],
+    auth_dependency: Callable[..., Any],
+    test_principal: str,
+) -> Iterator[FastAPI]:
+    """The app on the test engine (no second pool), its handlers on `db_session`, auth bypassed."""
+    overrides = {db_dependency: _session_override(db_session), auth_dependency: lambda: test_principal}
+    with overridden(app_factory(schema), overrides) as app:
+        yield app
+
+
+@pytest.fixture
+def auth_app(
+    app_factory: AppFactory, schema: AsyncEngine, db_session: AsyncSession, db_dependency: Callable[..., Any]
+) -> Iterator[FastAPI]:
+    """Like `app`, with the real credential check."""
+    with overridden(app_factory(schema), {db_dependency: _session_override(db_session)}) as app:
+        yield app
+
+
+@pytest.fixture
+def bare_app(app_factory: AppFactory) -> FastAPI:
+    """The app with no database at all, real auth: for tests that must pass on trio too."""
+    return app_factory(None)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def auth_client(auth_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(auth_app) as client:
+        yield client
+
+
+@pytest.fixture
+async def bare_client(bare_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(bare_app) as client:
+        yield client

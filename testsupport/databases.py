@@ -1,0 +1,47 @@
+"""The database target: the same tests on SQLite and on PostgreSQL.
+
+``database`` is the session parameter (ids and markers ``sqlite`` and ``postgres``, so both ``-k``
+and ``-m`` select). Each target's URL comes from a fixture of its own, resolved only when a test of
+that target runs: ``pytest -k sqlite`` never looks for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from testsupport.postgres import Migrate, postgres_database
+
+DATABASES = (
+    pytest.param("sqlite", id="sqlite", marks=[pytest.mark.sqlite, pytest.mark.db]),
+    pytest.param("postgres", id="postgres", marks=[pytest.mark.postgres, pytest.mark.db]),
+)
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def database(request: pytest.FixtureRequest) -> str:
+    """Which database this test runs on: ``"sqlite"`` or ``"postgres"``."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
+def database_url(database: str, request: pytest.FixtureRequest) -> str:
+    """A database of the current target for this session (and xdist worker), migrated or not
+    (the ``schema`` fixture brings it to head either way)."""
+    url: str = request.getfixturevalue(f"{database}_url")
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh SQLite file; tmp_path_factory gives each xdist worker its own folder."""
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url(run_migrations: Migrate) -> Iterator[str]:
+    """This worker's clone of the run's migrated template database, dropped at the end."""
+    with postgres_database(run_migrations) as url:
+        yield url

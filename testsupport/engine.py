@@ -1,0 +1,52 @@
+"""The engine and the schema: one pool per database per session, on the session's loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service import migrate
+from service.db import make_engine
+from testsupport.guard import install_loop_guard
+
+
+@pytest.fixture(scope="session")
+def engine_factory() -> Callable[[str], AsyncEngine]:
+    """How to build an engine from a URL. The app's own factory, so SQLite gets the same BEGIN
+    fix in the tests as in production. Override to adopt testsupport in another project."""
+    return make_engine
+
+
+@pytest.fixture(scope="session")
+def run_migrations() -> Callable[[Connection], None]:
+    """Bring the database on this (sync) connection to head. Override for another project."""
+
+    def upgrade_head(connection: Connection) -> None:
+        migrate.upgrade("head", connection=connection)
+
+    return upgrade_head
+
+
+@pytest.fixture(scope="session")
+async def engine(
+    database_url: str, engine_factory: Callable[[str], AsyncEngine], anyio_session_runner: object
+) -> AsyncIterator[AsyncEngine]:
+    """The session's engine for the current database, disposed on the loop that opened it."""
+    engine = engine_factory(database_url)
+    install_loop_guard(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def schema(engine: AsyncEngine, run_migrations: Callable[[Connection], None]) -> AsyncEngine:
+    """The migrated schema: Alembic runs on the engine's own connection, inside this loop.
+    (The async env.py template's asyncio.run() would fail here; env.py uses the shared connection.)
+    https://alembic.sqlalchemy.org/en/latest/cookbook.html#sharing-a-connection-across-one-or-more-programmatic-migration-commands
+    """
+    async with engine.begin() as connection:
+        await connection.run_sync(run_migrations)
+    return engine

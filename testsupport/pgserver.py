@@ -1,0 +1,158 @@
+"""A throwaway PostgreSQL server that cannot outlive its test run.
+
+``python -m testsupport.pgserver OWNER_PID BINDIR RUN_DIR`` runs as a small supervisor in its own
+session (so Ctrl-C in the terminal reaches pytest, not it): it initialises a cluster in RUN_DIR,
+starts ``postgres`` as its child, writes ``RUN_DIR/server.json`` when the server accepts
+connections, and then watches OWNER_PID (the pytest process, or the xdist controller). When the
+owner exits (normally, by Ctrl-C or by SIGKILL) or sends SIGTERM, it stops the server and removes
+RUN_DIR. If the supervisor itself is killed, the kernel sends the server SIGQUIT
+(PR_SET_PDEATHSIG), PostgreSQL's immediate shutdown.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+READY_FILE = "server.json"
+LOG_FILE = "postgres.log"
+POLL_SECONDS = 0.05
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # Runs in the child after setuid (CPython applies user= before preexec_fn), which matters:
+    # a change of credentials clears the parent-death signal.
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGQUIT)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _server_user() -> dict[str, Any]:
+    """PostgreSQL refuses to run as root; as root, run it as nobody."""
+    if os.geteuid() != 0:
+        return {}
+    entry = pwd.getpwnam("nobody")
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def _ready(data: Path) -> bool:
+    # What `pg_ctl -w` checks: line 8 of postmaster.pid is the status, "ready" once connections
+    # are accepted. https://www.postgresql.org/docs/current/server-start.html
+    try:
+        lines = (data / "postmaster.pid").read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    return len(lines) >= 8 and lines[7].strip() == "ready"
+
+
+def run(owner_pid: int, bindir: Path, run_dir: Path) -> int:
+    data = run_dir / "data"
+    log = run_dir / LOG_FILE
+    as_user = _server_user()
+    if as_user:
+        os.chown(run_dir, as_user["user"], as_user["group"])
+    env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "TZ": "UTC"}
+    server: subprocess.Popen[bytes] | None = None
+    stop = False
+
+    def _on_term(_signum: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGINT, _on_term)
+    try:
+        with log.open("ab") as out:
+            subprocess.run(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                check=True,
+                **as_user,
+            )
+            server = subprocess.Popen(
+                [
+                    str(bindir / "postgres"),
+                    "-D",
+                    str(data),
+                    "-c",
+                    "listen_addresses=",
+                    "-c",
+                    f"unix_socket_directories={run_dir}",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=_die_with_parent,
+                **as_user,
+            )
+        while not _ready(data):
+            if server.poll() is not None or stop or not _alive(owner_pid):
+                return 1
+            time.sleep(0.005)
+        version = subprocess.run(
+            [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
+        ).stdout.split()[-1]
+        tmp = run_dir / (READY_FILE + ".tmp")
+        tmp.write_text(json.dumps({"socket_dir": str(run_dir), "pid": server.pid, "version": version}))
+        tmp.rename(run_dir / READY_FILE)
+        while not stop and _alive(owner_pid) and server.poll() is None:
+            time.sleep(POLL_SECONDS)
+        return 0
+    except subprocess.CalledProcessError:
+        return 1
+    finally:
+        if server is not None and server.poll() is None:
+            server.send_signal(signal.SIGQUIT)  # immediate shutdown: the data is thrown away anyway
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        # Keep the log of a server that never became ready: the test run shows it.
+        if (run_dir / READY_FILE).exists() or not _alive(owner_pid):
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(run(int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))

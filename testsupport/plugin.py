@@ -1,0 +1,147 @@
+"""The pytest plugin: hooks, and every fixture of testsupport in one namespace.
+
+Load it with ``pytest_plugins = ["testsupport.plugin"]`` in your top-level conftest.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from inspect import iscoroutinefunction
+
+import pytest
+
+from testsupport import postgres
+from testsupport.app import (
+    api_token,
+    app,
+    app_factory,
+    auth_app,
+    auth_client,
+    auth_dependency,
+    bare_app,
+    bare_client,
+    client,
+    db_dependency,
+    test_principal,
+    test_settings,
+)
+from testsupport.databases import DATABASES, database, database_url, postgres_url, sqlite_url
+from testsupport.engine import engine, engine_factory, run_migrations, schema
+from testsupport.loop import BACKENDS, anyio_backend, anyio_session_runner
+from testsupport.transaction import db_session
+
+__all__ = [
+    "anyio_backend",
+    "anyio_session_runner",
+    "api_token",
+    "app",
+    "app_factory",
+    "auth_app",
+    "auth_client",
+    "auth_dependency",
+    "bare_app",
+    "bare_client",
+    "client",
+    "database",
+    "database_url",
+    "db_dependency",
+    "db_session",
+    "engine",
+    "engine_factory",
+    "postgres_url",
+    "run_migrations",
+    "schema",
+    "sqlite_url",
+    "test_principal",
+    "test_settings",
+]
+
+# SQLAlchemy's async layer (pool queue, locks, clean-up) and both drivers are asyncio-only;
+# upstream declined an anyio port (sqlalchemy/awaitlet PR #7). ../shared/FINDINGS.md section 2.
+DB_BACKENDS = ("asyncio",)
+TRIO_REASON = "SQLAlchemy's async layer and its drivers run on asyncio only"
+
+_deselected_key = pytest.StashKey[dict[str, int]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--anyio-backends",
+        default=",".join(BACKENDS),
+        help=f"comma-separated backends to run async tests on (default: {','.join(BACKENDS)})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "sqlite: runs on the SQLite target",
+        "postgres: runs on the PostgreSQL target",
+        "db: uses a database (deselected on trio)",
+    ):
+        config.addinivalue_line("markers", line)
+    if not hasattr(config, "workerinput"):  # the controlling process (or the only one)
+        postgres.start_run()
+    chosen = [b.strip() for b in config.getoption("--anyio-backends").split(",") if b.strip()]
+    unknown = set(chosen) - set(BACKENDS)
+    if unknown or not chosen:
+        raise pytest.UsageError(f"--anyio-backends takes a comma-separated subset of {','.join(BACKENDS)}")
+    config.stash[_deselected_key] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str, obj: object) -> None:
+    # Every async test runs under anyio and holds the session's runner, with no marker needed.
+    if collector.istestfunction(obj, name) and iscoroutinefunction(obj):
+        pytest.mark.anyio(obj)
+        pytest.mark.usefixtures("anyio_backend", "anyio_session_runner")(obj)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None]:
+    yield  # after pytest's own reordering, which groups by parameter only heuristically
+    chosen = [b.strip() for b in config.getoption("--anyio-backends").split(",") if b.strip()]
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    counts = config.stash[_deselected_key]
+    for item in items:
+        backend, target = _params(item)
+        if backend is not None and backend not in chosen:
+            dropped.append(item)
+            counts["not in --anyio-backends"] = counts.get("not in --anyio-backends", 0) + 1
+        elif backend is not None and target is not None and backend not in DB_BACKENDS:
+            dropped.append(item)
+            counts[f"{backend} x database: {TRIO_REASON}"] = counts.get(f"{backend} x database: {TRIO_REASON}", 0) + 1
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    # One block per backend and, inside it, per database: each runner and each engine is set up
+    # exactly once. sort() is stable, so module order is kept inside a block.
+    targets = [str(p.id) for p in DATABASES]
+    keep.sort(key=lambda item: _block(item, BACKENDS, targets))
+    items[:] = keep
+
+
+def _params(item: pytest.Item) -> tuple[str | None, str | None]:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None, None
+    return callspec.params.get("anyio_backend"), callspec.params.get("database")
+
+
+def _block(item: pytest.Item, backends: tuple[str, ...], targets: list[str]) -> tuple[int, int]:
+    backend, target = _params(item)
+    return (
+        -1 if backend is None else backends.index(backend),
+        -1 if target is None else targets.index(target),
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    for reason, count in config.stash.get(_deselected_key, {}).items():
+        terminalreporter.write_line(f"testsupport: deselected {count} tests ({reason})")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        postgres.finish_run()
