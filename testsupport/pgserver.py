@@ -1,12 +1,12 @@
 """A throwaway PostgreSQL server that cannot outlive its test run.
 
-``python -m testsupport.pgserver OWNER_PID BINDIR RUN_DIR`` runs as a small supervisor in its own
-session (so Ctrl-C in the terminal reaches pytest, not it): it initialises a cluster in RUN_DIR,
-starts ``postgres`` as its child, writes ``RUN_DIR/server.json`` when the server accepts
+``python -m testsupport.pgserver OWNER_PID BINDIR RUN_DIR STATE_DIR`` runs as a small supervisor in
+its own session (so Ctrl-C in the terminal reaches pytest, not it): it initialises a cluster in
+RUN_DIR, starts ``postgres`` as its child, writes ``RUN_DIR/server.json`` when the server accepts
 connections, and then watches OWNER_PID (the pytest process, or the xdist controller). When the
 owner exits (normally, by Ctrl-C or by SIGKILL) or sends SIGTERM, it stops the server and removes
-RUN_DIR. If the supervisor itself is killed, the kernel sends the server SIGQUIT
-(PR_SET_PDEATHSIG), PostgreSQL's immediate shutdown.
+RUN_DIR; if the owner died without cleaning up, the run's STATE_DIR too. If the supervisor itself
+is killed, the kernel sends the server SIGQUIT (PR_SET_PDEATHSIG), PostgreSQL's immediate shutdown.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _ready(data: Path) -> bool:
     return len(lines) >= 8 and lines[7].strip() == "ready"
 
 
-def run(owner_pid: int, bindir: Path, run_dir: Path) -> int:
+def run(owner_pid: int, bindir: Path, run_dir: Path, state_dir: Path) -> int:
     data = run_dir / "data"
     log = run_dir / LOG_FILE
     as_user = _server_user()
@@ -102,6 +102,9 @@ def run(owner_pid: int, bindir: Path, run_dir: Path) -> int:
                 check=True,
                 **as_user,
             )
+            # Trust the superuser on the private socket; other roles need their password, so a
+            # test can check what a wrong one does.
+            (data / "pg_hba.conf").write_text("local all postgres trust\nlocal all all scram-sha-256\n")
             server = subprocess.Popen(
                 [
                     str(bindir / "postgres"),
@@ -152,7 +155,9 @@ def run(owner_pid: int, bindir: Path, run_dir: Path) -> int:
         # Keep the log of a server that never became ready: the test run shows it.
         if (run_dir / READY_FILE).exists() or not _alive(owner_pid):
             shutil.rmtree(run_dir, ignore_errors=True)
+        if not _alive(owner_pid):
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(run(int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))
+    sys.exit(run(int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])))

@@ -79,8 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "db: uses a database (deselected on trio)",
     ):
         config.addinivalue_line("markers", line)
-    if not hasattr(config, "workerinput"):  # the controlling process (or the only one)
-        postgres.start_run()
+    workerinput = getattr(config, "workerinput", None)  # set in xdist workers only
+    postgres.join_run(workerinput["workerid"] if workerinput else None)
     chosen = [b.strip() for b in config.getoption("--anyio-backends").split(",") if b.strip()]
     unknown = set(chosen) - set(BACKENDS)
     if unknown or not chosen:

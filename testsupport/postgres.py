@@ -70,10 +70,18 @@ class PostgresMisconfigured(Exception):
 # -- the run: one id and one owner for the controller and all its xdist workers ----------------
 
 
-def start_run() -> None:
-    """Called in pytest_configure of the controlling process, before any xdist worker exists."""
-    os.environ[RUN_ID_ENV] = uuid.uuid4().hex[:10]
-    os.environ[OWNER_ENV] = str(os.getpid())
+_worker = "main"
+
+
+def join_run(worker: str | None) -> None:
+    """Called in pytest_configure. The controlling process (worker None) starts a run, before any
+    xdist worker exists; workers inherit its id and owner through the environment. Environment
+    values inherited from an outer pytest (one that runs this one with pytester) are replaced."""
+    global _worker
+    _worker = worker or "main"
+    if worker is None:
+        os.environ[RUN_ID_ENV] = uuid.uuid4().hex[:10]
+        os.environ[OWNER_ENV] = str(os.getpid())
 
 
 def run_id() -> str:
@@ -294,13 +302,21 @@ def _data_root() -> str:
     return tempfile.gettempdir()
 
 
-def start_embedded(state: Path) -> dict[str, Any]:
+def start_embedded() -> dict[str, Any]:
     bindir = _runnable_bindir(find_bindir())
     # Short path: a unix socket path is limited to 107 bytes.
     run_dir = Path(tempfile.mkdtemp(prefix="tspg-", dir=_data_root()))
     started = time.perf_counter()
     supervisor = subprocess.Popen(
-        [sys.executable, "-m", "testsupport.pgserver", os.environ[OWNER_ENV], str(bindir), str(run_dir)],
+        [
+            sys.executable,
+            "-m",
+            "testsupport.pgserver",
+            os.environ[OWNER_ENV],
+            str(bindir),
+            str(run_dir),
+            str(run_state_dir()),
+        ],
         start_new_session=True,  # Ctrl-C goes to pytest; the supervisor cleans up after it
         stdin=subprocess.DEVNULL,
     )
@@ -345,6 +361,16 @@ def _stop_supervisor(pid: int, run_dir: Path, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+@contextmanager
+def embedded_server() -> Iterator[Server]:
+    """A throwaway server of the caller's own, stopped at the end (the run's is `shared_server`)."""
+    info = start_embedded()
+    try:
+        yield Server(make_url(info["admin_url"]))
+    finally:
+        _stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
+
+
 # -- the per-session database --------------------------------------------------------------------
 
 
@@ -370,7 +396,7 @@ def shared_server() -> tuple[Server, dict[str, Any]]:
                 server = external_server(raw)
                 info = {"admin_url": server.admin_url.render_as_string(hide_password=False), "external": True}
             else:
-                info = start_embedded(state)
+                info = start_embedded()
             _write_json(state / "server.json", info)
     return Server(make_url(info["admin_url"])), info
 
@@ -391,8 +417,7 @@ def migrated_template(server: Server, migrate: Migrate) -> str:
 
 
 def worker_database_name(suffix: str = "") -> str:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return f"test_{run_id()}_{worker}{suffix}"
+    return f"test_{run_id()}_{_worker}{suffix}"
 
 
 @contextmanager

@@ -52,7 +52,9 @@ INNER_SUITE = textwrap.dedent(
 )
 
 
-def test_a_failing_test_leaves_nothing_behind(pytester: pytest.Pytester, database: str) -> None:
+def test_a_failing_test_leaves_nothing_behind(pytester: pytest.Pytester, database: str, database_url: str) -> None:
+    # database_url: the outer run checks the target first, so a bad TEST_POSTGRES_URL stops it once
+    # here instead of failing inside the inner run.
     pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
     pytester.makepyfile(test_inner=INNER_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-k", database)

@@ -1,0 +1,180 @@
+"""Where PostgreSQL comes from: the embedded server, the user's own (TEST_POSTGRES_URL), and what
+happens when either goes wrong. Each case runs a small inner suite in its own pytest process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from testsupport.postgres import REQUIRE_ENV, URL_ENV, Server, embedded_server
+
+pytestmark = pytest.mark.postgres
+
+INNER_SUITE = textwrap.dedent(
+    """
+    from sqlalchemy import text
+
+    async def test_runs_in_a_database_of_its_own(db_session):
+        name = await db_session.scalar(text("SELECT current_database()"))
+        version = await db_session.scalar(text("SHOW server_version_num"))
+        tables = await db_session.scalar(text("SELECT count(*) FROM pg_tables WHERE tablename = 'users'"))
+        print(f"INNER database={name} version={version} users_table={tables}")
+        assert name.startswith("test_")
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[Server]:
+    """A server this module starts, standing in for the user's own."""
+    with embedded_server() as server:
+        yield server
+
+
+def inner_run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
+    pytester.makepyfile(test_inner=INNER_SUITE)
+    return pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-s", "-k", "postgres", *args)
+
+
+def databases(server: Server) -> set[str]:
+    return {row[0] for row in server.execute("SELECT datname FROM pg_database")[0]}
+
+
+def test_embedded_server_is_used_by_default(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(URL_ENV, raising=False)
+    result = inner_run(pytester)
+    result.assert_outcomes(passed=1, deselected=3)
+    result.stdout.re_match_lines([r".*INNER database=test_\w+_main version=18\d{4} users_table=1"])
+
+
+def test_user_server_is_used_and_left_untouched(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_server: Server
+) -> None:
+    own_server.create_database("user_db")
+    user_db = Server(own_server.admin_url.set(database="user_db"))
+    user_db.execute("CREATE TABLE sentinel (id int PRIMARY KEY, note text)", "INSERT INTO sentinel VALUES (1, 'mine')")
+    before = databases(own_server)
+    url = own_server.admin_url.set(drivername="postgresql", database="user_db")
+    monkeypatch.setenv(URL_ENV, url.render_as_string(hide_password=False))
+
+    result = inner_run(pytester)
+
+    result.assert_outcomes(passed=1, deselected=3)
+    result.stdout.re_match_lines([r".*INNER database=test_\w+_main version=\d+ users_table=1"])
+    assert databases(own_server) == before
+    assert user_db.execute("SELECT id, note FROM sentinel")[0] == [(1, "mine")]
+    assert user_db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")[0][0][0] == 1
+
+
+BAD_URLS = {
+    "unreachable-port": ("postgresql://postgres@127.0.0.1:1/postgres", "cannot connect"),
+    "unknown-host": ("postgresql://postgres@no-such-host.invalid/postgres", "unknown host"),
+    "wrong-password": ("postgresql://app:wrong-secret@/postgres?host={socket}", "authentication failed"),
+    "no-createdb": ("postgresql://plain:plain-secret@/postgres?host={socket}", "may not create databases"),
+    "not-postgres": ("mysql://root@127.0.0.1/x", "is not a PostgreSQL URL"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_URLS))
+def test_bad_user_url_stops_the_run_with_one_clear_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_server: Server, case: str
+) -> None:
+    own_server.execute(
+        *(
+            f"DO $$ BEGIN CREATE ROLE {role}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            for role in ("app LOGIN CREATEDB PASSWORD 'right'", "plain LOGIN PASSWORD 'plain-secret'")
+        ),
+    )
+    template, expected = BAD_URLS[case]
+    url = template.format(socket=own_server.admin_url.query["host"])
+    monkeypatch.setenv(URL_ENV, url)
+    monkeypatch.delenv(REQUIRE_ENV, raising=False)
+
+    result = inner_run(pytester)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str()
+    shown = make_url(url).render_as_string(hide_password=True)
+    assert output.count(f"{URL_ENV}={shown}") == 1, output
+    assert expected in output
+    assert "secret" not in output  # the password is hidden
+    assert "Traceback" not in output
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie is dead; it only waits for its new parent to reap it
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+BLOCKING_SUITE = textwrap.dedent(
+    """
+    import json, os, pathlib, tempfile, time
+
+    async def test_blocks_until_killed(db_session):
+        state = pathlib.Path(tempfile.gettempdir()) / f"testsupport-{os.environ['TESTSUPPORT_RUN_ID']}"
+        info = json.loads((state / "server.json").read_text())
+        info["run_id"] = os.environ["TESTSUPPORT_RUN_ID"]
+        pathlib.Path(os.environ["MARKER"]).write_text(json.dumps(info))
+        time.sleep(300)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_sigkill_of_the_test_run_leaves_no_server(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(URL_ENV, raising=False)
+    marker = pytester.path / "server.json"
+    monkeypatch.setenv("MARKER", str(marker))
+    pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
+    pytester.makepyfile(test_block=BLOCKING_SUITE)
+    run = pytester.popen(
+        [sys.executable, "-m", "pytest", "-p", "no:asyncio", "-p", "no:cacheprovider", "-k", "postgres"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert run.poll() is None, "the inner run ended before its server came up"
+        assert time.monotonic() < deadline, "the inner run's server did not come up in 60 s"
+        time.sleep(0.02)
+    info = json.loads(marker.read_text())
+    run_dir = Path(info["run_dir"])
+    postmaster = int((run_dir / "data" / "postmaster.pid").read_text().split()[0])
+    processes = [info["supervisor_pid"], postmaster, *_children(postmaster)]
+    assert all(_alive(pid) for pid in processes)
+
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+
+    state_dir = Path(tempfile.gettempdir()) / f"testsupport-{info['run_id']}"
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in processes) or run_dir.exists() or state_dir.exists():
+        assert time.monotonic() < deadline, f"left: {[p for p in processes if _alive(p)]}, {run_dir}, {state_dir}"
+        time.sleep(0.02)
