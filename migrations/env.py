@@ -14,6 +14,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from service.db import make_engine
+from service.migrate import compare_server_default
 from service.models import Base
 from service.settings import Settings
 
@@ -28,7 +29,7 @@ def configure(connection: Connection) -> None:
         # SQLite cannot ALTER most things: batch mode recreates the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        compare_server_default=True,
+        compare_server_default=compare_server_default,
     )
 
 

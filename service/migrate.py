@@ -31,3 +31,29 @@ def upgrade(revision: str = "head", **kwargs: Any) -> None:
 
 def downgrade(revision: str, **kwargs: Any) -> None:
     command.downgrade(alembic_config(**kwargs), revision)
+
+
+def compare_server_default(
+    _context: Any,
+    _inspected_column: Any,
+    _metadata_column: Any,
+    inspected_default: str | None,
+    metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool | None:
+    """Alembic hook: False when the two defaults are the same SQL spelled differently (SQLite
+    reflects ``''`` as ``('')`` and CURRENT_TIMESTAMP in parentheses); None lets Alembic decide.
+    https://alembic.sqlalchemy.org/en/latest/autogenerate.html#comparing-and-rendering-types
+    """
+    if inspected_default is None or metadata_default is None:
+        return None
+    arg = getattr(metadata_default, "arg", None)
+    expected = "'" + arg.replace("'", "''") + "'" if isinstance(arg, str) else rendered_metadata_default
+    return False if expected is not None and _unwrap(inspected_default) == _unwrap(expected) else None
+
+
+def _unwrap(sql: str) -> str:
+    sql = sql.strip()
+    while sql.startswith("(") and sql.endswith(")"):
+        sql = sql[1:-1].strip()
+    return sql

@@ -45,3 +45,14 @@ def postgres_url(run_migrations: Migrate) -> Iterator[str]:
     """This worker's clone of the run's migrated template database, dropped at the end."""
     with postgres_database(run_migrations) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def empty_database_url(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second, unmigrated database of the current target, for tests that migrate up and down
+    freely (the shared one stays at head for the savepoint tests)."""
+    if database == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite-empty') / 'empty.db'}"
+        return
+    with postgres_database(None, suffix="_empty") as url:
+        yield url

@@ -25,7 +25,7 @@ from testsupport.app import (
     test_principal,
     test_settings,
 )
-from testsupport.databases import DATABASES, database, database_url, postgres_url, sqlite_url
+from testsupport.databases import DATABASES, database, database_url, empty_database_url, postgres_url, sqlite_url
 from testsupport.engine import engine, engine_factory, run_migrations, schema
 from testsupport.loop import BACKENDS, anyio_backend, anyio_session_runner
 from testsupport.transaction import db_session
@@ -46,6 +46,7 @@ __all__ = [
     "database_url",
     "db_dependency",
     "db_session",
+    "empty_database_url",
     "engine",
     "engine_factory",
     "postgres_url",
