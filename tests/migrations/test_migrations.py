@@ -87,7 +87,8 @@ async def test_migrations_match_the_models(migration_engine: AsyncEngine) -> Non
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "compare_server_default": migrate.compare_server_default}
         )
-        return compare_metadata(context, Base.metadata)
+        differences: list[Any] = compare_metadata(context, Base.metadata)
+        return differences
 
     async with migration_engine.connect() as connection:
         differences = await connection.run_sync(diff)
