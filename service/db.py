@@ -20,7 +20,7 @@ def async_url(url: str | URL) -> URL:
     backend = parsed.get_backend_name()
     if backend not in _ASYNC_DRIVERS:
         raise ValueError(f"Unsupported database {backend!r} in DATABASE_URL; use a postgresql:// or sqlite:// URL.")
-    if parsed.get_driver_name() != _ASYNC_DRIVERS[backend]:
+    if "+" not in parsed.drivername:  # no driver named: the async one (an explicit one is kept)
         parsed = parsed.set(drivername=f"{backend}+{_ASYNC_DRIVERS[backend]}")
     return parsed
 

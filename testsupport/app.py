@@ -1,8 +1,10 @@
 """The app under test and HTTP clients for it.
 
-Each test gets a new app from the factory, so ``dependency_overrides`` (global to an app object)
-cannot leak between tests; they are cleared at teardown all the same. The clients run the app's
-lifespan through asgi-lifespan: httpx's ASGITransport does not (httpx PR #1554).
+One app per database for the session: FastAPI compiles each route on its first request (its
+dependants and validators, several ms per route), so a new app per test would pay that in every
+test. ``dependency_overrides`` are global to an app object, so each test's overrides are applied
+for that test only and the previous ones restored at teardown. The clients run the app's lifespan
+through asgi-lifespan: httpx's ASGITransport does not (httpx PR #1554).
 """
 
 from __future__ import annotations
@@ -92,31 +94,34 @@ def _session_override(db_session: AsyncSession) -> Callable[[], AsyncIterator[As
     return use_test_session
 
 
+@pytest.fixture(scope="session")
+def session_app(app_factory: AppFactory, schema: AsyncEngine) -> FastAPI:
+    """The app on the test engine (no second pool), built once per database."""
+    return app_factory(schema)
+
+
 @pytest.fixture
 def app(
-    app_factory: AppFactory,
-    schema: AsyncEngine,
+    session_app: FastAPI,
     db_session: AsyncSession,
     db_dependency: Callable[..., Any],
     auth_dependency: Callable[..., Any],
     test_principal: str,
 ) -> Iterator[FastAPI]:
-    """The app on the test engine (no second pool), its handlers on `db_session`, auth bypassed."""
+    """`session_app` with its handlers on `db_session` and auth bypassed, for this test."""
     overrides = {db_dependency: _session_override(db_session), auth_dependency: lambda: test_principal}
-    with overridden(app_factory(schema), overrides) as app:
+    with overridden(session_app, overrides) as app:
         yield app
 
 
 @pytest.fixture
-def auth_app(
-    app_factory: AppFactory, schema: AsyncEngine, db_session: AsyncSession, db_dependency: Callable[..., Any]
-) -> Iterator[FastAPI]:
+def auth_app(session_app: FastAPI, db_session: AsyncSession, db_dependency: Callable[..., Any]) -> Iterator[FastAPI]:
     """Like `app`, with the real credential check."""
-    with overridden(app_factory(schema), {db_dependency: _session_override(db_session)}) as app:
+    with overridden(session_app, {db_dependency: _session_override(db_session)}) as app:
         yield app
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def bare_app(app_factory: AppFactory) -> FastAPI:
     """The app with no database at all, real auth: for tests that must pass on trio too."""
     return app_factory(None)

@@ -35,9 +35,16 @@ def database_url(database: str, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def sqlite_driver(request: pytest.FixtureRequest) -> str:
+    """``syncsqlite`` (testsupport.sqlite_dialect, the default) or ``aiosqlite`` (--sqlite-driver)."""
+    driver: str = request.config.getoption("--sqlite-driver")
+    return driver
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory, sqlite_driver: str) -> str:
     """A fresh SQLite file; tmp_path_factory gives each xdist worker its own folder."""
-    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+    return f"sqlite+{sqlite_driver}:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
 
 
 @pytest.fixture(scope="session")
@@ -48,11 +55,11 @@ def postgres_url(run_migrations: Migrate) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def empty_database_url(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def empty_database_url(database: str, tmp_path_factory: pytest.TempPathFactory, sqlite_driver: str) -> Iterator[str]:
     """A second, unmigrated database of the current target, for tests that migrate up and down
     freely (the shared one stays at head for the savepoint tests)."""
     if database == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite-empty') / 'empty.db'}"
+        yield f"sqlite+{sqlite_driver}:///{tmp_path_factory.mktemp('sqlite-empty') / 'empty.db'}"
         return
     with postgres_database(None, suffix="_empty") as url:
         yield url

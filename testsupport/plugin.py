@@ -9,6 +9,7 @@ from collections.abc import Generator
 from inspect import iscoroutinefunction
 
 import pytest
+from sqlalchemy.dialects import registry
 
 from testsupport import postgres
 from testsupport.app import (
@@ -22,10 +23,19 @@ from testsupport.app import (
     bare_client,
     client,
     db_dependency,
+    session_app,
     test_principal,
     test_settings,
 )
-from testsupport.databases import DATABASES, database, database_url, empty_database_url, postgres_url, sqlite_url
+from testsupport.databases import (
+    DATABASES,
+    database,
+    database_url,
+    empty_database_url,
+    postgres_url,
+    sqlite_driver,
+    sqlite_url,
+)
 from testsupport.engine import engine, engine_factory, run_migrations, schema
 from testsupport.loop import BACKENDS, anyio_backend, anyio_session_runner
 from testsupport.transaction import db_session
@@ -52,6 +62,8 @@ __all__ = [
     "postgres_url",
     "run_migrations",
     "schema",
+    "session_app",
+    "sqlite_driver",
     "sqlite_url",
     "test_principal",
     "test_settings",
@@ -64,12 +76,21 @@ TRIO_REASON = "SQLAlchemy's async layer and its drivers run on asyncio only"
 
 _deselected_key = pytest.StashKey[dict[str, int]]()
 
+registry.register("sqlite.syncsqlite", "testsupport.sqlite_dialect", "SQLiteDialect_syncsqlite")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--anyio-backends",
         default=",".join(BACKENDS),
         help=f"comma-separated backends to run async tests on (default: {','.join(BACKENDS)})",
+    )
+    parser.addoption(
+        "--sqlite-driver",
+        choices=("syncsqlite", "aiosqlite"),
+        default="syncsqlite",
+        help="SQLite driver for the tests: syncsqlite (sqlite3 on the loop's thread, fast; default) or "
+        "aiosqlite (what the app uses in production)",
     )
 
 

@@ -1,0 +1,323 @@
+"""Per-test cost of each isolation strategy, on SQLite and PostgreSQL.
+
+    uv run python benchmarks/isolation.py [--tests 300] [--rounds 3] [--skip-pytest-asyncio]
+
+Generates the same N-test suite (an API test: POST a user, GET it back) for each strategy, runs the
+suites interleaved over several rounds, and prints one table. Per-test cost is the slope between an
+N-test run and a 1-test run of the same suite, so start-up and collection are not counted in it.
+All runs share one embedded PostgreSQL server (through TEST_POSTGRES_URL); its own start-up, the
+migrations and the template are measured on their own. The pytest-asyncio row runs in a throwaway
+virtualenv, never in the project's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from service import migrate  # noqa: E402
+from testsupport.postgres import Server, embedded_server, start_embedded  # noqa: E402
+
+TEST = """
+async def test_api_{i}(client):
+    created = await client.post("/users", json={{"email": "u{i}@example.com", "name": "U {i}"}})
+    assert created.status_code == 201, created.text
+    fetched = await client.get(f"/users/{{created.json()['id']}}")
+    assert fetched.status_code == 200
+"""
+
+PLUGIN = 'pytest_plugins = ["testsupport.plugin"]\n'
+
+OWN_APP = """
+import pytest
+from sqlalchemy import text
+from service.models import Base
+from testsupport.app import serve
+
+@pytest.fixture
+async def client(session_app, schema, auth_dependency):
+    app = session_app  # the app's own sessions on the test engine: no isolation
+    app.dependency_overrides[auth_dependency] = lambda: "bench"
+    async with serve(app) as client:
+        yield client
+{cleanup}
+"""
+
+TRUNCATE = """
+    async with schema.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("TRUNCATE notes, users RESTART IDENTITY"))
+        else:
+            await conn.execute(text("DELETE FROM notes"))
+            await conn.execute(text("DELETE FROM users"))
+"""
+
+RECREATE = """
+    async with schema.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.run_sync(Base.metadata.create_all)
+"""
+
+DB_PER_TEST = """
+import uuid
+import pytest
+from service.db import make_engine, make_sessionmaker
+from testsupport import postgres
+from testsupport.app import overridden, serve
+
+@pytest.fixture
+async def client(session_app, auth_dependency, db_dependency, run_migrations, database):
+    server, _ = postgres.shared_server()
+    template = postgres.migrated_template(server, run_migrations)
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    engine = make_engine(server.create_database(name, template))
+    sessions = make_sessionmaker(engine)
+    async def use_this_database():
+        async with sessions() as session:
+            yield session
+    overrides = {auth_dependency: lambda: "bench", db_dependency: use_this_database}
+    with overridden(session_app, overrides) as app:
+        async with serve(app) as client:
+            yield client
+    await engine.dispose()
+    server.drop_database(name)
+"""
+
+PYTEST_ASYNCIO = """
+import os
+import httpx
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from sqlalchemy.ext.asyncio import AsyncSession
+from service.db import make_engine
+from service.dependencies import get_db, verify_auth
+from service.main import create_app
+from service.settings import Settings
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def engine():
+    engine = make_engine(os.environ["BENCH_URL"])
+    yield engine
+    await engine.dispose()
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def app(engine):
+    return create_app(Settings(api_token="bench"), engine=engine)
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(engine, app):
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        session = AsyncSession(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        async def use_session():
+            yield session
+        app.dependency_overrides[get_db] = use_session
+        app.dependency_overrides[verify_auth] = lambda: "bench"
+        async with LifespanManager(app) as manager, httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
+        ) as client:
+            yield client
+        app.dependency_overrides.clear()
+        await session.close()
+        await outer.rollback()
+"""
+
+STRATEGIES: dict[str, str] = {
+    "savepoint per test (this project)": PLUGIN,
+    "no isolation (floor)": PLUGIN + OWN_APP.format(cleanup=""),
+    "DELETE/TRUNCATE after each test": PLUGIN + OWN_APP.format(cleanup=TRUNCATE),
+    "drop_all/create_all per test": PLUGIN + OWN_APP.format(cleanup=RECREATE),
+    "database per test from a template": PLUGIN + DB_PER_TEST,
+    "pytest-asyncio, session loop": PYTEST_ASYNCIO,
+}
+THIS = "savepoint per test (this project)"
+FLOOR = "no isolation (floor)"
+PA = "pytest-asyncio, session loop"
+POSTGRES_ONLY = {"database per test from a template"}
+
+
+def write_suite(folder: Path, conftest: str, tests: int, pytest_asyncio: bool) -> None:
+    folder.mkdir(parents=True)
+    (folder / "conftest.py").write_text(conftest)
+    header = 'import pytest\npytestmark = pytest.mark.asyncio(loop_scope="session")\n' if pytest_asyncio else ""
+    (folder / "test_api.py").write_text(header + "".join(TEST.format(i=i) for i in range(tests)))
+    ini = "asyncio_default_fixture_loop_scope = session\n" if pytest_asyncio else "addopts = -p no:asyncio\n"
+    (folder / "pytest.ini").write_text("[pytest]\n" + ini)
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"benchmark run failed in {cwd}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
+    return elapsed
+
+
+def pytest_asyncio_python(work: Path) -> str:
+    venv = work / "pytest-asyncio-venv"
+    uv = shutil.which("uv") or "uv"
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run(
+        [
+            uv,
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            python,
+            "-e",
+            str(ROOT),
+            "pytest",
+            "pytest-asyncio",
+            "httpx",
+            "asgi-lifespan",
+        ],
+        check=True,
+    )
+    return python
+
+
+def measure_startup() -> dict[str, float]:
+    """Cold start of the embedded server, and the template migration on it."""
+    os.environ.setdefault("TESTSUPPORT_RUN_ID", "benchstart")
+    os.environ.setdefault("TESTSUPPORT_OWNER_PID", str(os.getpid()))
+    started = time.perf_counter()
+    with embedded_server() as server:
+        server_start = time.perf_counter() - started
+        started = time.perf_counter()
+        url = server.create_database("template_bench")
+        migrate.upgrade(url=url)
+        template = time.perf_counter() - started
+        clones = []
+        for i in range(5):
+            started = time.perf_counter()
+            server.create_database(f"clone_{i}", "template_bench")
+            clones.append(time.perf_counter() - started)
+    return {"server": server_start, "template": template, "clone": statistics.median(clones)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tests", type=int, default=300, help="tests per suite (default 300)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
+    parser.add_argument("--skip-pytest-asyncio", action="store_true", help="no throwaway venv, no pytest-asyncio row")
+    parser.add_argument("--xdist", action="store_true", help="also measure this project's suite with -n 2")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    strategies = {k: v for k, v in STRATEGIES.items() if not (args.skip_pytest_asyncio and k == PA)}
+    os.environ["TESTSUPPORT_RUN_ID"] = "bench"
+    os.environ["TESTSUPPORT_OWNER_PID"] = str(os.getpid())
+    startup = measure_startup()
+    info = start_embedded()
+    server = Server(make_url(info["admin_url"]))
+    try:
+        pg_url = info["admin_url"].replace("postgresql+asyncpg://", "postgresql://")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TESTSUPPORT_", "PYTEST_"))}
+        env.update(TEST_POSTGRES_URL=pg_url, PYTHONPATH=str(ROOT), TESTSUPPORT_REQUIRE_POSTGRES="1")
+        python = {name: sys.executable for name in strategies}
+        if PA in strategies:
+            python[PA] = pytest_asyncio_python(work)
+            sqlite_file = work / "pytest-asyncio.db"
+            migrate.upgrade(url=f"sqlite+aiosqlite:///{sqlite_file}")
+            pa_urls = {"sqlite": f"sqlite+aiosqlite:///{sqlite_file}", "postgres": server.url_for("bench_pa")}
+            server.create_database("bench_pa")
+            migrate.upgrade(url=pa_urls["postgres"])
+
+        suites: dict[tuple[str, int], Path] = {}
+        for index, (name, conftest) in enumerate(strategies.items()):
+            for size in (1, args.tests):
+                suites[name, size] = work / f"s{index}" / f"n{size}"
+                write_suite(suites[name, size], conftest, size, name == PA)
+
+        runs: dict[tuple[str, str, int], list[float]] = defaultdict(list)
+        plan: list[tuple[str, str, int, Callable[[], float]]] = []
+        for name in strategies:
+            for database in ("sqlite", "postgres"):
+                if database == "sqlite" and name in POSTGRES_ONLY:
+                    continue
+                for size in (1, args.tests):
+                    cmd = [python[name], "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"]
+                    run_env = dict(env)
+                    if name == PA:
+                        cmd += ["-p", "no:anyio"]
+                        run_env["BENCH_URL"] = pa_urls[database]
+                    else:
+                        cmd += ["-k", database, "--anyio-backends=asyncio"]
+                    folder = suites[name, size]
+                    plan.append((name, database, size, partial(timed, cmd, folder, run_env)))
+                    if args.xdist and name == THIS:
+                        xcmd = [*cmd, "-n", "2"]
+                        plan.append((name + " -n 2", database, size, partial(timed, xcmd, folder, run_env)))
+        for round_ in range(args.rounds):
+            for name, database, size, run in plan:
+                runs[name, database, size].append(run())
+            print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
+    finally:
+        from testsupport.postgres import _stop_supervisor
+
+        _stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
+        shutil.rmtree(work, ignore_errors=True)
+
+    def per_test(name: str, database: str) -> float | None:
+        if (name, database, args.tests) not in runs:
+            return None
+        big, small = statistics.median(runs[name, database, args.tests]), statistics.median(runs[name, database, 1])
+        slope: float = (big - small) / (args.tests - 1) * 1000
+        return slope
+
+    names = list(dict.fromkeys(key[0] for key in runs))
+    print(
+        f"\n{args.tests} tests per suite, {args.rounds} rounds, medians; "
+        f"per-test = slope between 1 and {args.tests} tests"
+    )
+    print(
+        "| strategy | SQLite wall s | SQLite ms/test | over floor | vs this "
+        "| PostgreSQL wall s | PostgreSQL ms/test | over floor | vs this |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in names:
+        cells = [name]
+        for database in ("sqlite", "postgres"):
+            value = per_test(name, database)
+            if value is None:
+                cells += ["-"] * 4
+                continue
+            floor, this = per_test(FLOOR, database), per_test(THIS, database)
+            cells += [
+                f"{statistics.median(runs[name, database, args.tests]):.2f}",
+                f"{value:.2f}",
+                f"{value - floor:+.2f}" if floor is not None else "-",
+                f"{value / this:.2f}x" if this else "-",
+            ]
+        print("| " + " | ".join(cells) + " |")
+    sqlite, pg = per_test(THIS, "sqlite"), per_test(THIS, "postgres")
+    if sqlite and pg:
+        print(f"\nthis project: SQLite per test / PostgreSQL per test = {sqlite / pg:.2f}")
+    print(
+        f"start-up: embedded PostgreSQL cold start {startup['server'] * 1000:.0f} ms, "
+        f"template create + migrate {startup['template'] * 1000:.0f} ms, clone {startup['clone'] * 1000:.1f} ms; "
+        f"1-test run of this project: SQLite {statistics.median(runs[THIS, 'sqlite', 1]):.2f} s, "
+        f"PostgreSQL {statistics.median(runs[THIS, 'postgres', 1]):.2f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
