@@ -38,6 +38,7 @@ from testsupport.databases import (
 )
 from testsupport.engine import engine, engine_factory, run_migrations, schema
 from testsupport.loop import BACKENDS, anyio_backend, anyio_session_runner
+from testsupport.queries import count_queries
 from testsupport.transaction import db_session
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "bare_app",
     "bare_client",
     "client",
+    "count_queries",
     "database",
     "database_url",
     "db_dependency",

@@ -1,0 +1,59 @@
+"""Each request does the fewest statements its work needs, on both databases (an N+1 guard)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import httpx
+import pytest
+
+from testsupport.queries import Queries
+
+CountQueries = Callable[[], AbstractContextManager[Queries]]
+
+
+@pytest.fixture
+async def user_id(client: httpx.AsyncClient) -> int:
+    response = await client.post("/users", json={"email": "ada@example.com", "name": "Ada"})
+    created: int = response.json()["id"]
+    await client.post(f"/users/{created}/notes", json={"title": "first"})
+    return created
+
+
+async def test_create_user_is_one_insert_returning(client: httpx.AsyncClient, count_queries: CountQueries) -> None:
+    with count_queries() as queries:
+        response = await client.post("/users", json={"email": "grace@example.com", "name": "Grace"})
+    assert response.status_code == 201
+    assert queries.count == 1, queries.work
+    assert queries.work[0].startswith("INSERT INTO users")
+    assert "RETURNING" in queries.work[0]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "verb"),
+    [
+        ("GET", "/users", None, "SELECT"),
+        ("GET", "/users/{id}", None, "SELECT"),
+        ("PATCH", "/users/{id}", {"name": "Countess"}, "UPDATE"),
+        ("POST", "/users/{id}/notes", {"title": "second"}, "INSERT"),
+        ("GET", "/users/{id}/notes", None, "SELECT"),
+        ("DELETE", "/users/{id}", None, "DELETE"),
+        ("GET", "/health", None, "SELECT"),
+    ],
+    ids=["list-users", "get-user", "update-user", "create-note", "list-notes", "delete-user", "health"],
+)
+async def test_each_request_is_one_statement(
+    client: httpx.AsyncClient,
+    count_queries: CountQueries,
+    user_id: int,
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+    verb: str,
+) -> None:
+    with count_queries() as queries:
+        response = await client.request(method, path.format(id=user_id), json=body)
+    assert response.status_code < 300, response.text
+    assert queries.count == 1, queries.work
+    assert queries.work[0].lstrip().upper().startswith(verb)
