@@ -48,9 +48,9 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory, sqlite_driver: str) -> 
 
 
 @pytest.fixture(scope="session")
-def postgres_url(run_migrations: Migrate) -> Iterator[str]:
+def postgres_url(run_migrations: Migrate, migrations_fingerprint: str) -> Iterator[str]:
     """This worker's clone of the run's migrated template database, dropped at the end."""
-    with postgres_database(run_migrations) as url:
+    with postgres_database(run_migrations, fingerprint=migrations_fingerprint) as url:
         yield url
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -28,6 +29,18 @@ def run_migrations() -> Callable[[Connection], None]:
         migrate.upgrade("head", connection=connection)
 
     return upgrade_head
+
+
+@pytest.fixture(scope="session")
+def migrations_fingerprint() -> str:
+    """A hash of the migration files: --reuse-db keeps a template per fingerprint, so changed
+    migrations always get a freshly migrated template. Override with run_migrations."""
+    digest = hashlib.sha256()
+    for path in sorted(migrate.MIGRATIONS_DIR.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(migrate.MIGRATIONS_DIR).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @pytest.fixture(scope="session")

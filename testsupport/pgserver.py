@@ -1,12 +1,14 @@
-"""A throwaway PostgreSQL server that cannot outlive its test run.
+"""A PostgreSQL server that cannot outlive its test run.
 
-``python -m testsupport.pgserver OWNER_PID BINDIR RUN_DIR STATE_DIR`` runs as a small supervisor in
-its own session (so Ctrl-C in the terminal reaches pytest, not it): it initialises a cluster in
-RUN_DIR, starts ``postgres`` as its child, writes ``RUN_DIR/server.json`` when the server accepts
-connections, and then watches OWNER_PID (the pytest process, or the xdist controller). When the
-owner exits (normally, by Ctrl-C or by SIGKILL) or sends SIGTERM, it stops the server and removes
-RUN_DIR; if the owner died without cleaning up, the run's STATE_DIR too. If the supervisor itself
-is killed, the kernel sends the server SIGQUIT (PR_SET_PDEATHSIG), PostgreSQL's immediate shutdown.
+``python -m testsupport.pgserver OWNER_PID BINDIR RUN_DIR STATE_DIR DATA_DIR KEEP`` runs as a small
+supervisor in its own session (so Ctrl-C in the terminal reaches pytest, not it): it starts
+``postgres`` on DATA_DIR (prepared by testsupport.postgres) as its child, with its socket in
+RUN_DIR, writes ``RUN_DIR/server.json`` when the server accepts connections, and then watches
+OWNER_PID (the pytest process, or the xdist controller). When the owner exits (normally, by Ctrl-C
+or by SIGKILL) or sends SIGTERM, it stops the server and removes RUN_DIR; if the owner died without
+cleaning up, the run's STATE_DIR too. KEEP=1 (--reuse-db) keeps DATA_DIR for the next run and
+stops with a checkpoint so the next start is quick. If the supervisor itself is killed, the kernel
+sends the server SIGQUIT (PR_SET_PDEATHSIG), PostgreSQL's immediate shutdown.
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _server_user() -> dict[str, Any]:
+_ENV = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "TZ": "UTC"}
+
+
+def server_user() -> dict[str, Any]:
     """PostgreSQL refuses to run as root; as root, run it as nobody."""
     if os.geteuid() != 0:
         return {}
@@ -63,13 +68,37 @@ def _ready(data: Path) -> bool:
     return len(lines) >= 8 and lines[7].strip() == "ready"
 
 
-def run(owner_pid: int, bindir: Path, run_dir: Path, state_dir: Path) -> int:
-    data = run_dir / "data"
+def initdb(bindir: Path, data: Path, log: Path) -> None:
+    """A new cluster in ``data`` (whose parent the server user can write)."""
+    with log.open("ab") as out:
+        subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=_ENV,
+            check=True,
+            **server_user(),
+        )
+    # Trust the superuser on the private socket; other roles need their password, so a test can
+    # check what a wrong one does.
+    (data / "pg_hba.conf").write_text("local all postgres trust\nlocal all all scram-sha-256\n")
+
+
+def run(owner_pid: int, bindir: Path, run_dir: Path, state_dir: Path, data: Path, keep: bool) -> int:
     log = run_dir / LOG_FILE
-    as_user = _server_user()
-    if as_user:
-        os.chown(run_dir, as_user["user"], as_user["group"])
-    env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "TZ": "UTC"}
     server: subprocess.Popen[bytes] | None = None
     stop = False
 
@@ -81,30 +110,6 @@ def run(owner_pid: int, bindir: Path, run_dir: Path, state_dir: Path) -> int:
     signal.signal(signal.SIGINT, _on_term)
     try:
         with log.open("ab") as out:
-            subprocess.run(
-                [
-                    str(bindir / "initdb"),
-                    "-D",
-                    str(data),
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--no-locale",
-                    "--no-sync",
-                    "--no-instructions",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                check=True,
-                **as_user,
-            )
-            # Trust the superuser on the private socket; other roles need their password, so a
-            # test can check what a wrong one does.
-            (data / "pg_hba.conf").write_text("local all postgres trust\nlocal all all scram-sha-256\n")
             server = subprocess.Popen(
                 [
                     str(bindir / "postgres"),
@@ -125,28 +130,24 @@ def run(owner_pid: int, bindir: Path, run_dir: Path, state_dir: Path) -> int:
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=env,
+                env=_ENV,
                 preexec_fn=_die_with_parent,
-                **as_user,
+                **server_user(),
             )
         while not _ready(data):
             if server.poll() is not None or stop or not _alive(owner_pid):
                 return 1
-            time.sleep(0.005)
-        version = subprocess.run(
-            [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
-        ).stdout.split()[-1]
+            time.sleep(0.002)
         tmp = run_dir / (READY_FILE + ".tmp")
-        tmp.write_text(json.dumps({"socket_dir": str(run_dir), "pid": server.pid, "version": version}))
+        tmp.write_text(json.dumps({"socket_dir": str(run_dir), "pid": server.pid}))
         tmp.rename(run_dir / READY_FILE)
         while not stop and _alive(owner_pid) and server.poll() is None:
             time.sleep(POLL_SECONDS)
         return 0
-    except subprocess.CalledProcessError:
-        return 1
     finally:
         if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGQUIT)  # immediate shutdown: the data is thrown away anyway
+            # Fast shutdown (a checkpoint) for a cluster that is kept; immediate for a throwaway one.
+            server.send_signal(signal.SIGINT if keep else signal.SIGQUIT)
             try:
                 server.wait(10)
             except subprocess.TimeoutExpired:
@@ -160,4 +161,5 @@ def run(owner_pid: int, bindir: Path, run_dir: Path, state_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])))
+    owner, bindir, run_dir, state_dir, data, keep = sys.argv[1:7]
+    sys.exit(run(int(owner), Path(bindir), Path(run_dir), Path(state_dir), Path(data), keep == "1"))

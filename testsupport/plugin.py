@@ -36,7 +36,7 @@ from testsupport.databases import (
     sqlite_driver,
     sqlite_url,
 )
-from testsupport.engine import engine, engine_factory, run_migrations, schema
+from testsupport.engine import engine, engine_factory, migrations_fingerprint, run_migrations, schema
 from testsupport.loop import BACKENDS, anyio_backend, anyio_session_runner
 from testsupport.queries import count_queries
 from testsupport.transaction import db_session
@@ -61,6 +61,7 @@ __all__ = [
     "empty_database_url",
     "engine",
     "engine_factory",
+    "migrations_fingerprint",
     "postgres_url",
     "run_migrations",
     "schema",
@@ -77,6 +78,7 @@ DB_BACKENDS = ("asyncio",)
 TRIO_REASON = "SQLAlchemy's async layer and its drivers run on asyncio only"
 
 _deselected_key = pytest.StashKey[dict[str, int]]()
+_postgres_report_key = pytest.StashKey[str]()
 
 registry.register("sqlite.syncsqlite", "testsupport.sqlite_dialect", "SQLiteDialect_syncsqlite")
 
@@ -86,6 +88,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--anyio-backends",
         default=",".join(BACKENDS),
         help=f"comma-separated backends to run async tests on (default: {','.join(BACKENDS)})",
+    )
+    parser.addoption(
+        "--reuse-db",
+        action="store_true",
+        help="keep the embedded PostgreSQL cluster and the migrated template for the next run; both are "
+        "keyed on the PostgreSQL build and a hash of the migration files, so a schema change is never missed",
     )
     parser.addoption(
         "--sqlite-driver",
@@ -104,7 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", line)
     workerinput = getattr(config, "workerinput", None)  # set in xdist workers only
-    postgres.join_run(workerinput["workerid"] if workerinput else None)
+    postgres.join_run(workerinput["workerid"] if workerinput else None, reuse=config.getoption("--reuse-db"))
     chosen = [b.strip() for b in config.getoption("--anyio-backends").split(",") if b.strip()]
     unknown = set(chosen) - set(BACKENDS)
     if unknown or not chosen:
@@ -164,8 +172,12 @@ def _block(item: pytest.Item, backends: tuple[str, ...], targets: list[str]) -> 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     for reason, count in config.stash.get(_deselected_key, {}).items():
         terminalreporter.write_line(f"testsupport: deselected {count} tests ({reason})")
+    report = config.stash.get(_postgres_report_key, "")
+    if report:
+        terminalreporter.write_line(f"testsupport: {report}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if not hasattr(session.config, "workerinput"):
+        session.config.stash[_postgres_report_key] = postgres.run_report()
         postgres.finish_run()

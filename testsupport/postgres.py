@@ -47,6 +47,7 @@ BINDIR_ENV = "TEST_PG_BINDIR"
 REQUIRE_ENV = "TESTSUPPORT_REQUIRE_POSTGRES"  # CI: a missing PostgreSQL fails instead of skipping
 RUN_ID_ENV = "TESTSUPPORT_RUN_ID"
 OWNER_ENV = "TESTSUPPORT_OWNER_PID"
+CACHE_ENV = "TESTSUPPORT_PG_CACHE"  # where the pristine and kept clusters live (default /var/tmp)
 START_TIMEOUT = 30.0
 
 T = TypeVar("T")
@@ -71,14 +72,16 @@ class PostgresMisconfigured(Exception):
 
 
 _worker = "main"
+_reuse = False
 
 
-def join_run(worker: str | None) -> None:
+def join_run(worker: str | None, reuse: bool = False) -> None:
     """Called in pytest_configure. The controlling process (worker None) starts a run, before any
     xdist worker exists; workers inherit its id and owner through the environment. Environment
     values inherited from an outer pytest (one that runs this one with pytester) are replaced."""
-    global _worker
+    global _worker, _reuse
     _worker = worker or "main"
+    _reuse = reuse
     if worker is None:
         os.environ[RUN_ID_ENV] = uuid.uuid4().hex[:10]
         os.environ[OWNER_ENV] = str(os.getpid())
@@ -113,11 +116,27 @@ def finish_run() -> None:
     if not state.exists():
         return
     info = _read_json(state / "server.json")
-    if info.get("template"):
+    if info.get("template") and not _reuse:
         _ignore_errors(lambda: Server(make_url(info["admin_url"])).drop_database(info["template"]))
     if info.get("supervisor_pid"):
         _stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
     shutil.rmtree(state, ignore_errors=True)
+
+
+def run_report() -> str:
+    """One line on this run's PostgreSQL: where it came from and what its start cost."""
+    info = _read_json(Path(tempfile.gettempdir()) / f"testsupport-{os.environ.get(RUN_ID_ENV, '-')}" / "server.json")
+    if not info:
+        return ""
+    if info.get("external"):
+        source = f"PostgreSQL from {URL_ENV}"
+    else:
+        kept = ", kept cluster" if info.get("kept_cluster") else ""
+        source = f"embedded PostgreSQL started in {info['start_seconds'] * 1000:.0f} ms{kept}"
+    if "template_seconds" not in info:
+        return source
+    verb = "reused" if info.get("template_reused") else "migrated"
+    return f"{source}; template {verb} in {info['template_seconds'] * 1000:.0f} ms"
 
 
 # -- talking to a server ------------------------------------------------------------------------
@@ -302,24 +321,96 @@ def _data_root() -> str:
     return tempfile.gettempdir()
 
 
-def start_embedded() -> dict[str, Any]:
+def _cluster_cache(bindir: Path) -> Path:
+    """A folder per PostgreSQL build that survives the run: the pristine cluster, and the kept one
+    of --reuse-db. Under /var/tmp, which the unprivileged server user can reach."""
+    version = subprocess.run([bindir / "postgres", "--version"], capture_output=True, text=True).stdout
+    key = hashlib.sha256(f"{bindir}\n{version}".encode()).hexdigest()[:12]
+    default = Path("/var/tmp") / f"testsupport-{os.geteuid()}"  # noqa: S108 - see the docstring
+    base = Path(os.environ.get(CACHE_ENV) or default)
+    cache = base / f"pg-{key}"
+    cache.mkdir(parents=True, exist_ok=True, mode=0o755)
+    return cache
+
+
+def _chown_tree(path: Path) -> None:
+    user = pgserver.server_user()
+    if not user:
+        return
+    for folder, dirs, files in os.walk(path):
+        for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+            os.lchown(name, user["user"], user["group"])
+
+
+def _pristine_cluster(bindir: Path, cache: Path) -> Path:
+    """initdb once per PostgreSQL build (0.3-0.4 s); each cold start copies it (tens of ms)."""
+    pristine = cache / "pristine"
+    if (pristine / "PG_VERSION").exists():
+        return pristine
+    with (cache / "init.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (pristine / "PG_VERSION").exists():
+            work = Path(tempfile.mkdtemp(dir=cache))
+            _chown_tree(work)
+            try:
+                pgserver.initdb(bindir, work / "data", work / "initdb.log")
+            except subprocess.CalledProcessError:
+                log = (work / "initdb.log").read_text(errors="replace")
+                shutil.rmtree(work, ignore_errors=True)
+                raise PostgresFailedToStart(f"initdb from {bindir} failed; its log:\n{log}") from None
+            (work / "data").rename(pristine)
+            shutil.rmtree(work, ignore_errors=True)
+    return pristine
+
+
+def _copy_cluster(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=True)
+    _chown_tree(target)
+    target.chmod(0o700)  # PostgreSQL refuses a data folder others can read
+
+
+def start_embedded(reuse: bool = False) -> dict[str, Any]:
+    """Start a server from the binaries; with ``reuse``, on the cluster kept from the last run
+    (unless another run is using it: then a throwaway one)."""
     bindir = _runnable_bindir(find_bindir())
+    started = time.perf_counter()
+    cache = _cluster_cache(bindir)
+    pristine = _pristine_cluster(bindir, cache)
+    lock_fd = None
+    if reuse:
+        lock_fd = os.open(cache / "reuse.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            lock_fd = None
     # Short path: a unix socket path is limited to 107 bytes.
     run_dir = Path(tempfile.mkdtemp(prefix="tspg-", dir=_data_root()))
-    started = time.perf_counter()
-    supervisor = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "testsupport.pgserver",
-            os.environ[OWNER_ENV],
-            str(bindir),
-            str(run_dir),
-            str(run_state_dir()),
-        ],
-        start_new_session=True,  # Ctrl-C goes to pytest; the supervisor cleans up after it
-        stdin=subprocess.DEVNULL,
-    )
+    _chown_tree(run_dir)
+    data = cache / "data" if lock_fd is not None else run_dir / "data"
+    if not (data / "PG_VERSION").exists():
+        _copy_cluster(pristine, data)
+    keep = "1" if lock_fd is not None else "0"
+    try:
+        supervisor = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "testsupport.pgserver",
+                os.environ[OWNER_ENV],
+                str(bindir),
+                str(run_dir),
+                str(run_state_dir()),
+                str(data),
+                keep,
+            ],
+            start_new_session=True,  # Ctrl-C goes to pytest; the supervisor cleans up after it
+            stdin=subprocess.DEVNULL,
+            pass_fds=() if lock_fd is None else (lock_fd,),  # the supervisor holds the reuse lock
+        )
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
     _supervisors[supervisor.pid] = supervisor
     ready = run_dir / pgserver.READY_FILE
     deadline = started + START_TIMEOUT
@@ -333,7 +424,7 @@ def start_embedded() -> dict[str, Any]:
                 f"the embedded PostgreSQL from {bindir} did not start; its log:\n{log}\n"
                 f"Set {URL_ENV} to a server of yours, or {BINDIR_ENV} to other binaries."
             )
-        time.sleep(0.005)
+        time.sleep(0.002)
     info = _read_json(ready)
     admin = URL.create(
         "postgresql+asyncpg", username="postgres", database="postgres", query={"host": info["socket_dir"]}
@@ -342,7 +433,7 @@ def start_embedded() -> dict[str, Any]:
         "admin_url": admin.render_as_string(hide_password=False),
         "supervisor_pid": supervisor.pid,
         "run_dir": str(run_dir),
-        "version": info["version"],
+        "kept_cluster": keep == "1",
         "start_seconds": round(time.perf_counter() - started, 3),
     }
 
@@ -396,20 +487,33 @@ def shared_server() -> tuple[Server, dict[str, Any]]:
                 server = external_server(raw)
                 info = {"admin_url": server.admin_url.render_as_string(hide_password=False), "external": True}
             else:
-                info = start_embedded()
+                info = start_embedded(_reuse)
             _write_json(state / "server.json", info)
     return Server(make_url(info["admin_url"])), info
 
 
-def migrated_template(server: Server, migrate: Migrate) -> str:
-    """The run's template database, migrated once for all xdist workers."""
+def migrated_template(server: Server, migrate: Migrate, fingerprint: str = "") -> str:
+    """The run's template database, migrated once for all xdist workers. With --reuse-db it is
+    named after the migrations' fingerprint and kept: the next run with the same migrations clones
+    it at once, a run with changed migrations builds its own."""
     with run_lock() as state:
         info = _read_json(state / "server.json")
         if not info.get("template"):
-            name = f"test_{run_id()}_template"
             started = time.perf_counter()
-            url = server.create_database(name)
-            _migrate_template(url, migrate)
+            if _reuse:
+                name = f"test_template_{fingerprint or 'unknown'}"
+                existing = {row[0] for row in server.execute("SELECT datname FROM pg_database")[0]}
+                if info.get("kept_cluster"):  # this run owns the kept cluster: clear what old runs left
+                    for stale in sorted(existing - {name}):
+                        if stale.startswith("test_"):
+                            server.drop_database(stale)
+                reused = name in existing
+                if not reused:
+                    _migrate_template(server.create_database(name), migrate)
+                info.update(template_reused=reused)
+            else:
+                name = f"test_{run_id()}_template"
+                _migrate_template(server.create_database(name), migrate)
             info.update(template=name, template_seconds=round(time.perf_counter() - started, 3))
             _write_json(state / "server.json", info)
     template: str = info["template"]
@@ -421,14 +525,14 @@ def worker_database_name(suffix: str = "") -> str:
 
 
 @contextmanager
-def postgres_database(migrate: Migrate | None, suffix: str = "") -> Iterator[str]:
+def postgres_database(migrate: Migrate | None, suffix: str = "", fingerprint: str = "") -> Iterator[str]:
     """A database of this session's own: a clone of the migrated template, or empty when
     ``migrate`` is None. Skips (no binaries) or stops the run (bad TEST_POSTGRES_URL) with a
     message that names the fix."""
     __tracebackhide__ = True
     try:
         server, _ = shared_server()
-        template = migrated_template(server, migrate) if migrate is not None else None
+        template = migrated_template(server, migrate, fingerprint) if migrate is not None else None
         name = worker_database_name(suffix)
         url = server.create_database(name, template)
     except PostgresUnavailable as exc:

@@ -1,0 +1,68 @@
+"""--reuse-db: the cluster and the migrated template survive the run, keyed on the migrations."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testsupport.postgres import CACHE_ENV, URL_ENV
+
+pytestmark = pytest.mark.postgres
+
+CONFTEST = """
+import os
+import pytest
+
+pytest_plugins = ["testsupport.plugin"]
+
+@pytest.fixture(scope="session")
+def migrations_fingerprint():
+    return os.environ["FINGERPRINT"]
+"""
+
+SUITE = """
+from sqlalchemy import text
+
+async def test_schema_is_there(db_session):
+    assert await db_session.scalar(text("SELECT count(*) FROM users")) == 0
+"""
+
+
+@pytest.fixture
+def cache_dir() -> Iterator[Path]:
+    # Its own cache, not the one a developer's --reuse-db runs share; reachable by the server's user.
+    path = Path(tempfile.mkdtemp(prefix="testsupport-reuse-test-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_template_is_kept_until_the_migrations_change(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, cache_dir: Path
+) -> None:
+    monkeypatch.delenv(URL_ENV, raising=False)
+    monkeypatch.setenv(CACHE_ENV, str(cache_dir))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_inner=SUITE)
+
+    def run(fingerprint: str) -> str:
+        monkeypatch.setenv("FINGERPRINT", fingerprint)
+        result = pytester.runpytest_subprocess(
+            "-p", "no:asyncio", "-p", "no:cacheprovider", "-k", "postgres", "--reuse-db"
+        )
+        result.assert_outcomes(passed=1, deselected=3)
+        line = next(line for line in result.outlines if line.startswith("testsupport: embedded PostgreSQL"))
+        return re.sub(r"\d+ ms", "N ms", line)
+
+    first, second, changed, again = run("aaaa"), run("aaaa"), run("bbbb"), run("bbbb")
+
+    assert first == "testsupport: embedded PostgreSQL started in N ms, kept cluster; template migrated in N ms"
+    assert second == "testsupport: embedded PostgreSQL started in N ms, kept cluster; template reused in N ms"
+    assert changed == first
+    assert again == second
+    assert (cache_dir / next(p.name for p in cache_dir.iterdir()) / "data" / "PG_VERSION").exists()
