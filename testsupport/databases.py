@@ -7,11 +7,14 @@ that target runs: ``pytest -k sqlite`` never looks for PostgreSQL.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from testsupport.postgres import Migrate, postgres_database
+from testsupport.postgres import Migrate, postgres_database, scratch_root
 
 DATABASES = (
     pytest.param("sqlite", id="sqlite", marks=[pytest.mark.sqlite, pytest.mark.db]),
@@ -42,9 +45,18 @@ def sqlite_driver(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory, sqlite_driver: str) -> str:
-    """A fresh SQLite file; tmp_path_factory gives each xdist worker its own folder."""
-    return f"sqlite+{sqlite_driver}:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+def sqlite_folder() -> Iterator[Path]:
+    """A private folder for this session's (and xdist worker's) SQLite files, on tmpfs when there
+    is one; removed at the end."""
+    folder = Path(tempfile.mkdtemp(prefix="testsupport-sqlite-", dir=scratch_root()))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(sqlite_folder: Path, sqlite_driver: str) -> str:
+    """A fresh SQLite file."""
+    return f"sqlite+{sqlite_driver}:///{sqlite_folder / 'test.db'}"
 
 
 @pytest.fixture(scope="session")
@@ -55,11 +67,11 @@ def postgres_url(run_migrations: Migrate, migrations_fingerprint: str) -> Iterat
 
 
 @pytest.fixture(scope="session")
-def empty_database_url(database: str, tmp_path_factory: pytest.TempPathFactory, sqlite_driver: str) -> Iterator[str]:
+def empty_database_url(database: str, sqlite_folder: Path, sqlite_driver: str) -> Iterator[str]:
     """A second, unmigrated database of the current target, for tests that migrate up and down
     freely (the shared one stays at head for the savepoint tests)."""
     if database == "sqlite":
-        yield f"sqlite+{sqlite_driver}:///{tmp_path_factory.mktemp('sqlite-empty') / 'empty.db'}"
+        yield f"sqlite+{sqlite_driver}:///{sqlite_folder / 'empty.db'}"
         return
     with postgres_database(None, suffix="_empty") as url:
         yield url

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,6 +33,19 @@ def run_migrations() -> Callable[[Connection], None]:
     return upgrade_head
 
 
+def throwaway_sqlite(engine: AsyncEngine) -> None:
+    """No durability for a test database: the rollback journal in memory, no syncs. Transactions
+    and savepoints behave exactly the same; only a crash could lose data, and it is thrown away.
+    https://www.sqlite.org/pragma.html#pragma_journal_mode"""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _settings(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=MEMORY")
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()
+
+
 @pytest.fixture(scope="session")
 def migrations_fingerprint() -> str:
     """A hash of the migration files: --reuse-db keeps a template per fingerprint, so changed
@@ -50,6 +65,8 @@ async def engine(
     """The session's engine for the current database, disposed on the loop that opened it."""
     engine = engine_factory(database_url)
     install_loop_guard(engine)
+    if engine.dialect.name == "sqlite":
+        throwaway_sqlite(engine)
     yield engine
     await engine.dispose()
 

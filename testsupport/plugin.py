@@ -34,6 +34,7 @@ from testsupport.databases import (
     empty_database_url,
     postgres_url,
     sqlite_driver,
+    sqlite_folder,
     sqlite_url,
 )
 from testsupport.engine import engine, engine_factory, migrations_fingerprint, run_migrations, schema
@@ -67,6 +68,7 @@ __all__ = [
     "schema",
     "session_app",
     "sqlite_driver",
+    "sqlite_folder",
     "sqlite_url",
     "test_principal",
     "test_settings",

@@ -313,8 +313,8 @@ def _runnable_bindir(bindir: Path) -> Path:
     return cache / relative_bindir
 
 
-def _data_root() -> str:
-    # tmpfs when it has room: initdb and database clones are several times faster there.
+def scratch_root() -> str:
+    """Where throwaway databases live: tmpfs when it has room (several times faster), else /tmp."""
     shm = "/dev/shm"  # noqa: S108 - mkdtemp below makes a private folder in it
     if os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 512 * 2**20:
         return shm
@@ -385,7 +385,7 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
             os.close(lock_fd)
             lock_fd = None
     # Short path: a unix socket path is limited to 107 bytes.
-    run_dir = Path(tempfile.mkdtemp(prefix="tspg-", dir=_data_root()))
+    run_dir = Path(tempfile.mkdtemp(prefix="tspg-", dir=scratch_root()))
     _chown_tree(run_dir)
     data = cache / "data" if lock_fd is not None else run_dir / "data"
     if not (data / "PG_VERSION").exists():
