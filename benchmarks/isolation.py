@@ -49,9 +49,15 @@ from sqlalchemy import text
 from service.models import Base
 from testsupport.app import serve
 
+from service.main import create_app
+
+@pytest.fixture(scope="session")
+def own_sessions_app(schema, test_settings):
+    return create_app(test_settings, engine=schema)  # the app's own sessions: no isolation
+
 @pytest.fixture
-async def client(session_app, schema, auth_dependency):
-    app = session_app  # the app's own sessions on the test engine: no isolation
+async def client(own_sessions_app, schema, auth_dependency):
+    app = own_sessions_app
     app.dependency_overrides[auth_dependency] = lambda: "bench"
     async with serve(app) as client:
         yield client

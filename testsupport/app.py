@@ -19,16 +19,18 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from starlette.types import ASGIApp
 
+from service.db import make_engine, make_sessionmaker
 from service.dependencies import get_db, verify_auth
 from service.main import create_app
 from service.settings import Settings
+from testsupport.guard import refuse_connections
 
 AppFactory = Callable[[AsyncEngine | None], FastAPI]
 
-# A database no test reaches: the app of `bare_client` points here, so a test that was meant to be
-# database-free and is not fails with a 503 instead of quietly using some database.
-UNREACHABLE_DATABASE = "sqlite+aiosqlite:////nonexistent/testsupport-bare-app.db"
+# A database no test reaches (the app gets its engine and sessions from the fixtures below).
+UNREACHABLE_DATABASE = "sqlite+aiosqlite:////nonexistent/testsupport-no-database.db"
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +45,20 @@ def test_settings(api_token: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app_factory(test_settings: Settings) -> AppFactory:
-    """Build the app around an engine (None: the app makes its own from test_settings).
-    Override to adopt testsupport in another project."""
-    return lambda engine: create_app(test_settings, engine=engine)
+def refusing_engine(test_settings: Settings) -> AsyncEngine:
+    """An engine that refuses to connect, with a message that names the fix. It opens nothing,
+    so it works on trio too."""
+    return refuse_connections(make_engine(test_settings.database_url))
+
+
+@pytest.fixture(scope="session")
+def app_factory(test_settings: Settings, refusing_engine: AsyncEngine) -> AppFactory:
+    """Build the app around an engine (None: no database at all). Its own sessionmaker refuses to
+    connect: in a test, handlers get their session through `db_dependency`, and a request that
+    reaches the app's own sessions fails with a message saying so, instead of writing outside the
+    test's transaction. Override to adopt testsupport in another project."""
+    refusing_sessions = make_sessionmaker(refusing_engine)
+    return lambda engine: create_app(test_settings, engine=engine or refusing_engine, sessionmaker=refusing_sessions)
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +93,13 @@ def overridden(app: FastAPI, overrides: dict[Callable[..., Any], Callable[..., A
 @asynccontextmanager
 async def serve(app: FastAPI, **client_options: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client talking to ``app`` in process, with the app's lifespan running."""
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", **client_options) as client:
-            yield client
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver", **client_options
+        ) as client,
+    ):
+        yield client
 
 
 def _session_override(db_session: AsyncSession) -> Callable[[], AsyncIterator[AsyncSession]]:
@@ -127,19 +142,38 @@ def bare_app(app_factory: AppFactory) -> FastAPI:
     return app_factory(None)
 
 
+@pytest.fixture(scope="session")
+async def running_app(session_app: FastAPI) -> AsyncIterator[ASGIApp]:
+    """`session_app` with its lifespan running, once per database: the lifespan state (engine,
+    sessionmaker, token) is the same for every test, and starting it per test cost ~0.5 ms."""
+    async with LifespanManager(session_app) as manager:
+        yield manager.app
+
+
+@pytest.fixture(scope="session")
+async def running_bare_app(bare_app: FastAPI, anyio_backend: str) -> AsyncIterator[ASGIApp]:
+    async with LifespanManager(bare_app) as manager:
+        yield manager.app
+
+
+def _client(app: ASGIApp) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(app) as client:
+async def client(app: FastAPI, running_app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client for `app` (this test's overrides), in process."""
+    async with _client(running_app) as client:
         yield client
 
 
 @pytest.fixture
-async def auth_client(auth_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(auth_app) as client:
+async def auth_client(auth_app: FastAPI, running_app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(running_app) as client:
         yield client
 
 
 @pytest.fixture
-async def bare_client(bare_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(bare_app) as client:
+async def bare_client(running_bare_app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(running_bare_app) as client:
         yield client

@@ -49,3 +49,25 @@ def loop_mismatch_message(engine: AsyncEngine, opened_on: object, running: objec
         "`anyio_backend` session-scoped AND keep a session-scoped async fixture alive "
         "(testsupport's `anyio_session_runner`), or create and dispose the engine inside each test."
     )
+
+
+class AppSessionUsedError(RuntimeError):
+    """A test reached the app's own sessionmaker instead of the test session."""
+
+
+APP_SESSION_MESSAGE = (
+    "A request opened a session from the app's own sessionmaker during a test. Its writes would "
+    "escape the test's transaction and leak into later tests. Fix: give handlers their session "
+    "through the dependency the tests override (testsupport's `db_dependency`, here "
+    "service.dependencies.get_db) and use the `app`/`client` fixtures, which route it to `db_session`."
+)
+
+
+def refuse_connections(engine: AsyncEngine, message: str = APP_SESSION_MESSAGE) -> AsyncEngine:
+    """Make every connection attempt on ``engine`` fail at once with ``message``."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _refuse(*_: Any) -> None:
+        raise AppSessionUsedError(message)
+
+    return engine

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -13,7 +13,7 @@ class Pitfall:
     errors: list[str]  # fnmatch patterns the wrong setup prints
     outcome: dict[str, int]  # what the wrong setup's run ends with
     postgres: bool = True  # PITFALL_URL is PostgreSQL (asyncpg), else a SQLite file
-    right_outcome: dict[str, int] = field(default_factory=dict)
+    conftest: str = ""  # for suites that use testsupport itself
 
 
 FUNCTION_LOOP = """
@@ -277,6 +277,22 @@ GUARD_MESSAGE = (
     "(testsupport's `anyio_session_runner`), or create and dispose the engine inside each test."
 )
 
+APP_OWN_SESSION = """
+import pytest
+from testsupport.app import serve
+{client}
+async def test_create_user(client):
+    response = await client.post("/users", json={{"email": "a@example.com", "name": "A"}})
+    assert response.status_code == 201
+"""
+
+APP_OWN_SESSION_WRONG = """
+@pytest.fixture
+async def client(session_app):  # hand-made: get_db is not routed to the test session
+    async with serve(session_app, headers={"Authorization": "Bearer test-token"}) as client:
+        yield client
+"""
+
 PITFALLS = {
     "function-scoped-loop": Pitfall(
         "A function-scoped event loop with a shared asyncpg engine",
@@ -339,6 +355,15 @@ PITFALLS = {
         # so the next test gets a fresh one: the suite now fails every other test.
         ["*: in do_ping", "*attached to a different loop*"],
         {"passed": 2, "failed": 1},
+    ),
+    "app-own-session": Pitfall(
+        "A test whose requests reach the app's own sessions instead of the test session",
+        APP_OWN_SESSION.format(client=APP_OWN_SESSION_WRONG),
+        APP_OWN_SESSION.format(client=""),  # testsupport's `client`
+        ["*AppSessionUsedError: A request opened a session from the app's own sessionmaker during a test.*"],
+        {"failed": 1, "deselected": 3},
+        postgres=False,
+        conftest='pytest_plugins = ["testsupport.plugin"]',
     ),
     "loop-guard-message": Pitfall(
         "The function-scoped-loop setup with testsupport's loop guard: a readable error",

@@ -17,10 +17,16 @@ def pitfall_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('pitfall') / 'db.sqlite'}"
 
 
-def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, url: str, suite: str) -> pytest.RunResult:
+def run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, url: str, pitfall: Pitfall, suite: str
+) -> pytest.RunResult:
     monkeypatch.setenv("PITFALL_URL", url)
     pytester.makepyfile(test_suite=suite)
-    return pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-s")
+    args = ["-p", "no:asyncio", "-p", "no:cacheprovider", "-s"]
+    if pitfall.conftest:  # a suite on testsupport itself: its SQLite target only
+        pytester.makeconftest(pitfall.conftest)
+        args += ["-k", "sqlite"]
+    return pytester.runpytest_subprocess(*args)
 
 
 @pytest.mark.parametrize("name", list(PITFALLS))
@@ -28,7 +34,7 @@ def test_wrong_setup_fails_as_documented(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pitfall_url: str, name: str
 ) -> None:
     pitfall = PITFALLS[name]
-    result = run(pytester, monkeypatch, pitfall_url, pitfall.wrong)
+    result = run(pytester, monkeypatch, pitfall_url, pitfall, pitfall.wrong)
     result.assert_outcomes(**pitfall.outcome)
     result.stdout.fnmatch_lines(pitfall.errors, consecutive=False)
 
@@ -38,6 +44,6 @@ def test_fixed_setup_passes(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pitfall_url: str, name: str
 ) -> None:
     pitfall = PITFALLS[name]
-    result = run(pytester, monkeypatch, pitfall_url, pitfall.right)
+    result = run(pytester, monkeypatch, pitfall_url, pitfall, pitfall.right)
     assert result.ret == 0, result.stdout.str()
     assert result.parseoutcomes().get("failed", 0) == 0
