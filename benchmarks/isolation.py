@@ -44,22 +44,24 @@ async def test_api_{i}(client):
 PLUGIN = 'pytest_plugins = ["testsupport.plugin"]\n'
 
 OWN_APP = """
+import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from sqlalchemy import text
-from service.models import Base
-from testsupport.app import serve
-
 from service.main import create_app
+from service.models import Base
 
 @pytest.fixture(scope="session")
-def own_sessions_app(schema, test_settings):
-    return create_app(test_settings, engine=schema)  # the app's own sessions: no isolation
+async def own_running_app(schema, test_settings, auth_dependency):
+    app = create_app(test_settings, engine=schema)  # the app's own sessions: no isolation
+    app.dependency_overrides[auth_dependency] = lambda: "bench"
+    async with LifespanManager(app) as manager:  # once, as this project's fixtures do
+        yield manager.app
 
 @pytest.fixture
-async def client(own_sessions_app, schema, auth_dependency):
-    app = own_sessions_app
-    app.dependency_overrides[auth_dependency] = lambda: "bench"
-    async with serve(app) as client:
+async def client(own_running_app, schema):
+    transport = httpx.ASGITransport(app=own_running_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield client
 {cleanup}
 """
@@ -84,10 +86,11 @@ import uuid
 import pytest
 from service.db import make_engine, make_sessionmaker
 from testsupport import postgres
-from testsupport.app import overridden, serve
+import httpx
+from testsupport.app import overridden
 
 @pytest.fixture
-async def client(session_app, auth_dependency, db_dependency, run_migrations, database):
+async def client(session_app, running_app, auth_dependency, db_dependency, run_migrations, database):
     server, _ = postgres.shared_server()
     template = postgres.migrated_template(server, run_migrations)
     name = f"bench_{uuid.uuid4().hex[:12]}"
@@ -97,8 +100,9 @@ async def client(session_app, auth_dependency, db_dependency, run_migrations, da
         async with sessions() as session:
             yield session
     overrides = {auth_dependency: lambda: "bench", db_dependency: use_this_database}
-    with overridden(session_app, overrides) as app:
-        async with serve(app) as client:
+    with overridden(session_app, overrides):
+        transport = httpx.ASGITransport(app=running_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             yield client
     await engine.dispose()
     server.drop_database(name)
@@ -115,6 +119,9 @@ from service.dependencies import get_db, verify_auth
 from service.main import create_app
 from service.settings import Settings
 
+# The same fixture structure as this project's (session engine, app and lifespan; per-test
+# savepoint session and client), on pytest-asyncio's runner instead of anyio's.
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def engine():
     engine = make_engine(os.environ["BENCH_URL"])
@@ -123,24 +130,29 @@ async def engine():
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def app(engine):
-    return create_app(Settings(api_token="bench"), engine=engine)
+    app = create_app(Settings(api_token="bench"), engine=engine)
+    app.dependency_overrides[verify_auth] = lambda: "bench"
+    async with LifespanManager(app) as manager:
+        yield app, manager.app
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def client(engine, app):
+async def db_session(engine):
     async with engine.connect() as conn:
         outer = await conn.begin()
         session = AsyncSession(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        async def use_session():
-            yield session
-        app.dependency_overrides[get_db] = use_session
-        app.dependency_overrides[verify_auth] = lambda: "bench"
-        async with LifespanManager(app) as manager, httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
-        ) as client:
-            yield client
-        app.dependency_overrides.clear()
+        yield session
         await session.close()
         await outer.rollback()
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(app, db_session):
+    fastapi_app, running = app
+    async def use_session():
+        yield db_session
+    fastapi_app.dependency_overrides[get_db] = use_session
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=running), base_url="http://t") as client:
+        yield client
+    del fastapi_app.dependency_overrides[get_db]
 """
 
 STRATEGIES: dict[str, str] = {
