@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db import integrity_kind
 from service.dependencies import DbSession, verify_auth
@@ -89,11 +90,7 @@ async def update_user(user_id: Id, body: UserUpdate, session: DbSession) -> User
 @router.delete("/users/{user_id}", dependencies=Auth, status_code=status.HTTP_204_NO_CONTENT, tags=["users"])
 async def delete_user(user_id: Id, session: DbSession) -> Response:
     # The database's ON DELETE CASCADE removes the user's notes in the same statement.
-    deleted = await session.scalar(delete(User).where(User.id == user_id).returning(User.id))
-    await session.commit()
-    if deleted is None:
-        raise _not_found("User", user_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await _delete_one(session, User, user_id)
 
 
 @router.post(
@@ -128,8 +125,13 @@ async def list_notes(user_id: Id, session: DbSession, limit: Limit = 50, offset:
 
 @router.delete("/notes/{note_id}", dependencies=Auth, status_code=status.HTTP_204_NO_CONTENT, tags=["notes"])
 async def delete_note(note_id: Id, session: DbSession) -> Response:
-    deleted = await session.scalar(delete(Note).where(Note.id == note_id).returning(Note.id))
+    return await _delete_one(session, Note, note_id)
+
+
+async def _delete_one(session: AsyncSession, model: type[User] | type[Note], ident: int) -> Response:
+    """One DELETE ... RETURNING: 404 when nothing was deleted, else 204."""
+    deleted = await session.scalar(delete(model).where(model.id == ident).returning(model.id))
     await session.commit()
     if deleted is None:
-        raise _not_found("Note", note_id)
+        raise _not_found(model.__name__, ident)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -91,8 +91,13 @@ def run_id() -> str:
     return os.environ[RUN_ID_ENV]
 
 
+def _state_path() -> Path:
+    return Path(tempfile.gettempdir()) / f"testsupport-{os.environ.get(RUN_ID_ENV, '-')}"
+
+
 def run_state_dir() -> Path:
-    path = Path(tempfile.gettempdir()) / f"testsupport-{run_id()}"
+    """The run's shared folder (server info, lock), made on first use."""
+    path = _state_path()
     path.mkdir(mode=0o700, exist_ok=True)
     return path
 
@@ -112,7 +117,7 @@ def run_lock() -> Iterator[Path]:
 def finish_run() -> None:
     """Called in pytest_sessionfinish of the controlling process: stop the server, drop the
     template, remove the run's folder."""
-    state = Path(tempfile.gettempdir()) / f"testsupport-{os.environ.get(RUN_ID_ENV, '-')}"
+    state = _state_path()
     if not state.exists():
         return
     info = _read_json(state / "server.json")
@@ -125,7 +130,7 @@ def finish_run() -> None:
 
 def run_report() -> str:
     """One line on this run's PostgreSQL: where it came from and what its start cost."""
-    info = _read_json(Path(tempfile.gettempdir()) / f"testsupport-{os.environ.get(RUN_ID_ENV, '-')}" / "server.json")
+    info = _read_json(_state_path() / "server.json")
     if not info:
         return ""
     if info.get("external"):

@@ -1,6 +1,6 @@
 """One event loop per backend for the whole session, across modules and database targets.
 
-The same checks live in test_module_a.py and test_module_b.py: together they see every block
+test_module_b.py collects these same tests again: together they see every block
 (asyncio without a database, asyncio x sqlite, asyncio x postgres, trio) from two modules.
 """
 
