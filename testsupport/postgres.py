@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import pytest
 from sqlalchemy.engine import URL, Connection, make_url
 
@@ -171,8 +172,6 @@ class Server:
         )
 
     def execute(self, *statements: str) -> list[Any]:
-        import asyncpg  # here, not at the top: a SQLite-only run never pays for it
-
         async def go() -> list[Any]:
             conn = await asyncpg.connect(_asyncpg_dsn(self.admin_url), timeout=10)
             try:
@@ -223,8 +222,6 @@ def _ignore_errors(fn: Callable[[], object]) -> None:
 
 def external_server(raw: str) -> Server:
     """Check TEST_POSTGRES_URL once; every failure names the URL (password hidden) and the fix."""
-    import asyncpg
-
     try:
         url = make_url(raw)
     except Exception as exc:  # noqa: BLE001 - ArgumentError and ValueError both mean "not a URL"
