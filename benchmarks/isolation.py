@@ -298,10 +298,11 @@ def main() -> None:
                 runs[name, database, size].append(run())
             print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
     finally:
-        from testsupport.postgres import _stop_supervisor
+        from testsupport.postgres import _stop_supervisor, run_state_dir
 
         _stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(run_state_dir(), ignore_errors=True)
 
     def per_test(name: str, database: str) -> float | None:
         if (name, database, args.tests) not in runs:
