@@ -13,6 +13,7 @@ virtualenv, never in the project's own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -25,13 +26,11 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from service import migrate  # noqa: E402
-from testsupport.postgres import Server, embedded_server, start_embedded  # noqa: E402
+from testsupport.postgres import embedded_server, run_state_dir  # noqa: E402
 
 TEST = """
 async def test_api_{i}(client):
@@ -244,10 +243,10 @@ def main() -> None:
     os.environ["TESTSUPPORT_RUN_ID"] = "bench"
     os.environ["TESTSUPPORT_OWNER_PID"] = str(os.getpid())
     startup = measure_startup()
-    info = start_embedded()
-    server = Server(make_url(info["admin_url"]))
+    cleanup = contextlib.ExitStack()
+    server = cleanup.enter_context(embedded_server())  # shared by every run, via TEST_POSTGRES_URL
     try:
-        pg_url = info["admin_url"].replace("postgresql+asyncpg://", "postgresql://")
+        pg_url = server.admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
         # PYTHONDONTWRITEBYTECODE (set on some machines, CI's included) also stops pytest caching
         # the assertion-rewritten test module: rewriting 300 tests on every run would add ~3 ms
         # to every strategy's per-test slope. A warm-up round fills the cache.
@@ -298,9 +297,7 @@ def main() -> None:
                 runs[name, database, size].append(run())
             print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
     finally:
-        from testsupport.postgres import _stop_supervisor, run_state_dir
-
-        _stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
+        cleanup.close()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(run_state_dir(), ignore_errors=True)
 

@@ -5,6 +5,7 @@ Load it with ``pytest_plugins = ["testsupport.plugin"]`` in your top-level conft
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Generator
 from inspect import iscoroutinefunction
 
@@ -85,7 +86,8 @@ __all__ = [
 DB_BACKENDS = ("asyncio",)
 TRIO_REASON = "SQLAlchemy's async layer and its drivers run on asyncio only"
 
-_deselected_key = pytest.StashKey[dict[str, int]]()
+_backends_key = pytest.StashKey[list[str]]()
+_deselected_key = pytest.StashKey[Counter[str]]()
 _postgres_report_key = pytest.StashKey[str]()
 
 registry.register("sqlite.syncsqlite", "testsupport.sqlite_dialect", "SQLiteDialect_syncsqlite")
@@ -122,10 +124,10 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)  # set in xdist workers only
     postgres.join_run(workerinput["workerid"] if workerinput else None, reuse=config.getoption("--reuse-db"))
     chosen = [b.strip() for b in config.getoption("--anyio-backends").split(",") if b.strip()]
-    unknown = set(chosen) - set(BACKENDS)
-    if unknown or not chosen:
+    if not chosen or set(chosen) - set(BACKENDS):
         raise pytest.UsageError(f"--anyio-backends takes a comma-separated subset of {','.join(BACKENDS)}")
-    config.stash[_deselected_key] = {}
+    config.stash[_backends_key] = chosen
+    config.stash[_deselected_key] = Counter()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -139,20 +141,21 @@ def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None]:
     yield  # after pytest's own reordering, which groups by parameter only heuristically
-    chosen = [b.strip() for b in config.getoption("--anyio-backends").split(",") if b.strip()]
+    chosen = config.stash[_backends_key]
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     counts = config.stash[_deselected_key]
     for item in items:
         backend, target = _params(item)
         if backend is not None and backend not in chosen:
-            dropped.append(item)
-            counts["not in --anyio-backends"] = counts.get("not in --anyio-backends", 0) + 1
+            reason = "not in --anyio-backends"
         elif backend is not None and target is not None and backend not in DB_BACKENDS:
-            dropped.append(item)
-            counts[f"{backend} x database: {TRIO_REASON}"] = counts.get(f"{backend} x database: {TRIO_REASON}", 0) + 1
+            reason = f"{backend} x database: {TRIO_REASON}"
         else:
             keep.append(item)
+            continue
+        dropped.append(item)
+        counts[reason] += 1
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     # One block per backend and, inside it, per database: each runner and each engine is set up
@@ -178,7 +181,7 @@ def _block(item: pytest.Item, backends: tuple[str, ...], targets: list[str]) -> 
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    for reason, count in config.stash.get(_deselected_key, {}).items():
+    for reason, count in config.stash.get(_deselected_key, Counter()).items():
         terminalreporter.write_line(f"testsupport: deselected {count} tests ({reason})")
     report = config.stash.get(_postgres_report_key, "")
     if report:

