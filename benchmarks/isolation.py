@@ -43,25 +43,22 @@ async def test_api_{i}(client):
 PLUGIN = 'pytest_plugins = ["testsupport.plugin"]\n'
 
 OWN_APP = """
-import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from service.main import create_app
 from service.models import Base
+from testsupport.app import asgi_client
 
 @pytest.fixture(scope="session")
-async def own_running_app(schema, test_settings, auth_dependency):
+async def own_running_app(schema, test_settings):
     app = create_app(test_settings, engine=schema)  # the app's own sessions: no isolation
-    app.dependency_overrides[auth_dependency] = lambda: "bench"
     async with LifespanManager(app) as manager:  # once, as this project's fixtures do
         yield manager.app
 
 @pytest.fixture
-async def client(own_running_app, schema):
-    transport = httpx.ASGITransport(app=own_running_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        yield client
+{kind}def client(own_running_app, schema, api_token):
+    {ret} asgi_client(own_running_app, headers={{"Authorization": f"Bearer {{api_token}}"}})
 {cleanup}
 """
 
@@ -83,26 +80,19 @@ RECREATE = """
 DB_PER_TEST = """
 import uuid
 import pytest
-from service.db import make_engine, make_sessionmaker
+from service.db import make_engine
 from testsupport import postgres
-import httpx
-from testsupport.app import overridden
+from testsupport.app import asgi_client
 
 @pytest.fixture
-async def client(session_app, running_app, auth_dependency, db_dependency, run_migrations, database):
+async def client(session_app, running_app, app_sessions, refusing_engine, api_token, run_migrations, database):
     server, _ = postgres.shared_server()
     template = postgres.migrated_template(server, run_migrations)
     name = f"bench_{uuid.uuid4().hex[:12]}"
     engine = make_engine(server.create_database(name, template))
-    sessions = make_sessionmaker(engine)
-    async def use_this_database():
-        async with sessions() as session:
-            yield session
-    overrides = {auth_dependency: lambda: "bench", db_dependency: use_this_database}
-    with overridden(session_app, overrides):
-        transport = httpx.ASGITransport(app=running_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client
+    app_sessions.configure(bind=engine)
+    yield asgi_client(running_app, headers={"Authorization": f"Bearer {api_token}"})
+    app_sessions.configure(bind=refusing_engine)
     await engine.dispose()
     server.drop_database(name)
 """
@@ -110,16 +100,17 @@ async def client(session_app, running_app, auth_dependency, db_dependency, run_m
 PYTEST_ASYNCIO = """
 import os
 import httpx
+import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.db import make_engine
-from service.dependencies import get_db, verify_auth
 from service.main import create_app
 from service.settings import Settings
 
 # The same fixture structure as this project's (session engine, app and lifespan; per-test
-# savepoint session and client), on pytest-asyncio's runner instead of anyio's.
+# connection in a rolled-back transaction, the app's sessionmaker bound to it, a plain client),
+# on pytest-asyncio's runner instead of anyio's.
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def engine():
@@ -127,38 +118,36 @@ async def engine():
     yield engine
     await engine.dispose()
 
+@pytest.fixture(scope="session")
+def sessions(engine):
+    return async_sessionmaker(engine, expire_on_commit=False, join_transaction_mode="create_savepoint")
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def app(engine):
-    app = create_app(Settings(api_token="bench"), engine=engine)
-    app.dependency_overrides[verify_auth] = lambda: "bench"
+async def running_app(engine, sessions):
+    app = create_app(Settings(api_token="bench"), engine=engine, sessionmaker=sessions)
     async with LifespanManager(app) as manager:
-        yield app, manager.app
+        yield manager.app
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def db_session(engine):
+async def db_connection(engine):
     async with engine.connect() as conn:
         outer = await conn.begin()
-        session = AsyncSession(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        yield session
-        await session.close()
+        yield conn
         await outer.rollback()
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(app, db_session):
-    fastapi_app, running = app
-    async def use_session():
-        yield db_session
-    fastapi_app.dependency_overrides[get_db] = use_session
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=running), base_url="http://t") as client:
-        yield client
-    del fastapi_app.dependency_overrides[get_db]
+@pytest.fixture
+def client(running_app, sessions, db_connection, engine):
+    sessions.configure(bind=db_connection)
+    transport = httpx.ASGITransport(app=running_app)
+    yield httpx.AsyncClient(transport=transport, base_url="http://t", headers={"Authorization": "Bearer bench"})
+    sessions.configure(bind=engine)
 """
 
 STRATEGIES: dict[str, str] = {
     "savepoint per test (this project)": PLUGIN,
-    "no isolation (floor)": PLUGIN + OWN_APP.format(cleanup=""),
-    "DELETE/TRUNCATE after each test": PLUGIN + OWN_APP.format(cleanup=TRUNCATE),
-    "drop_all/create_all per test": PLUGIN + OWN_APP.format(cleanup=RECREATE),
+    "no isolation (floor)": PLUGIN + OWN_APP.format(kind="", ret="return", cleanup=""),
+    "DELETE/TRUNCATE after each test": PLUGIN + OWN_APP.format(kind="async ", ret="yield", cleanup=TRUNCATE),
+    "drop_all/create_all per test": PLUGIN + OWN_APP.format(kind="async ", ret="yield", cleanup=RECREATE),
     "database per test from a template": PLUGIN + DB_PER_TEST,
     "pytest-asyncio, session loop": PYTEST_ASYNCIO,
 }

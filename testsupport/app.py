@@ -2,9 +2,12 @@
 
 One app per database for the session: FastAPI compiles each route on its first request (its
 dependants and validators, several ms per route), so a new app per test would pay that in every
-test. ``dependency_overrides`` are global to an app object, so each test's overrides are applied
-for that test only and the previous ones restored at teardown. The clients run the app's lifespan
-through asgi-lifespan: httpx's ASGITransport does not (httpx PR #1554).
+test. The test's database reaches the handlers through the app's own sessionmaker, rebound to the
+test's connection (`app_sessions`), and the clients send the test token: no dependency override.
+While ``app.dependency_overrides`` is non-empty FastAPI rebuilds every dependency of a route from
+its signature on every request (fastapi/dependencies/utils.py, solve_dependencies), which cost
+about 0.5 ms per request here. The clients run the app's lifespan through asgi-lifespan: httpx's
+ASGITransport does not (httpx PR #1554).
 """
 
 from __future__ import annotations
@@ -18,16 +21,16 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
 from service.db import make_engine, make_sessionmaker
-from service.dependencies import get_db, verify_auth
 from service.main import create_app
 from service.settings import Settings
 from testsupport.guard import refuse_connections
 
-AppFactory = Callable[[AsyncEngine | None], FastAPI]
+Sessions = async_sessionmaker[AsyncSession]
+AppFactory = Callable[[AsyncEngine | None, Sessions | None], FastAPI]
 
 # A database no test reaches (the app gets its engine and sessions from the fixtures below).
 UNREACHABLE_DATABASE = "sqlite+aiosqlite:////nonexistent/testsupport-no-database.db"
@@ -35,7 +38,7 @@ UNREACHABLE_DATABASE = "sqlite+aiosqlite:////nonexistent/testsupport-no-database
 
 @pytest.fixture(scope="session")
 def api_token() -> str:
-    """The bearer token the test app accepts."""
+    """The bearer token the test app accepts, and the one `client` sends."""
     return "test-token"
 
 
@@ -53,29 +56,29 @@ def refusing_engine(test_settings: Settings) -> AsyncEngine:
 
 @pytest.fixture(scope="session")
 def app_factory(test_settings: Settings, refusing_engine: AsyncEngine) -> AppFactory:
-    """Build the app around an engine (None: no database at all). Its own sessionmaker refuses to
-    connect: in a test, handlers get their session through `db_dependency`, and a request that
-    reaches the app's own sessions fails with a message saying so, instead of writing outside the
-    test's transaction. Override to adopt testsupport in another project."""
-    refusing_sessions = make_sessionmaker(refusing_engine)
-    return lambda engine: create_app(test_settings, engine=engine or refusing_engine, sessionmaker=refusing_sessions)
+    """Build the app around an engine and a sessionmaker (None: none, every connection refused).
+    Override to adopt testsupport in another project: the app must take its sessions from the
+    sessionmaker it is given."""
+
+    def build(engine: AsyncEngine | None, sessions: Sessions | None) -> FastAPI:
+        return create_app(
+            test_settings,
+            engine=engine or refusing_engine,
+            sessionmaker=sessions or make_sessionmaker(refusing_engine),
+        )
+
+    return build
 
 
 @pytest.fixture(scope="session")
-def db_dependency() -> Callable[..., Any]:
-    """The dependency that gives handlers their session; the tests replace it with db_session."""
-    return get_db
-
-
-@pytest.fixture(scope="session")
-def auth_dependency() -> Callable[..., Any]:
-    """The dependency that checks credentials; `app` replaces it with `test_principal`."""
-    return verify_auth
-
-
-@pytest.fixture(scope="session")
-def test_principal() -> str:
-    return "test"
+def app_sessions(refusing_engine: AsyncEngine) -> Sessions:
+    """The app's sessionmaker in the tests: `app` binds it to the test's connection, in savepoint
+    mode, so the handlers' commits and rollbacks stay inside the test's transaction. Between tests
+    it is bound to `refusing_engine`: a request that bypasses `app` fails, saying so, instead of
+    writing outside any test's transaction."""
+    sessions = make_sessionmaker(refusing_engine)  # the app's own settings (expire_on_commit)
+    sessions.configure(join_transaction_mode="create_savepoint")
+    return sessions
 
 
 @contextmanager
@@ -102,44 +105,30 @@ async def serve(app: FastAPI, **client_options: Any) -> AsyncIterator[httpx.Asyn
         yield client
 
 
-def _session_override(db_session: AsyncSession) -> Callable[[], AsyncIterator[AsyncSession]]:
-    async def use_test_session() -> AsyncIterator[AsyncSession]:
-        yield db_session
-
-    return use_test_session
-
-
 @pytest.fixture(scope="session")
-def session_app(app_factory: AppFactory, schema: AsyncEngine) -> FastAPI:
-    """The app on the test engine (no second pool), built once per database."""
-    return app_factory(schema)
+def session_app(app_factory: AppFactory, schema: AsyncEngine, app_sessions: Sessions) -> FastAPI:
+    """The app on the test engine (no second pool) and `app_sessions`, built once per database."""
+    return app_factory(schema, app_sessions)
 
 
 @pytest.fixture
 def app(
-    session_app: FastAPI,
-    db_session: AsyncSession,
-    db_dependency: Callable[..., Any],
-    auth_dependency: Callable[..., Any],
-    test_principal: str,
+    session_app: FastAPI, app_sessions: Sessions, db_connection: AsyncConnection, refusing_engine: AsyncEngine
 ) -> Iterator[FastAPI]:
-    """`session_app` with its handlers on `db_session` and auth bypassed, for this test."""
-    overrides = {db_dependency: _session_override(db_session), auth_dependency: lambda: test_principal}
-    with overridden(session_app, overrides) as app:
-        yield app
-
-
-@pytest.fixture
-def auth_app(session_app: FastAPI, db_session: AsyncSession, db_dependency: Callable[..., Any]) -> Iterator[FastAPI]:
-    """Like `app`, with the real credential check."""
-    with overridden(session_app, {db_dependency: _session_override(db_session)}) as app:
-        yield app
+    """`session_app` with its handlers' sessions on this test's connection. Overrides a test sets
+    on it are removed at teardown."""
+    app_sessions.configure(bind=db_connection)
+    try:
+        with overridden(session_app, {}):
+            yield session_app
+    finally:
+        app_sessions.configure(bind=refusing_engine)
 
 
 @pytest.fixture(scope="session")
 def bare_app(app_factory: AppFactory) -> FastAPI:
-    """The app with no database at all, real auth: for tests that must pass on trio too."""
-    return app_factory(None)
+    """The app with no database at all: for tests that must pass on trio too."""
+    return app_factory(None, None)
 
 
 @pytest.fixture(scope="session")
@@ -156,24 +145,20 @@ async def running_bare_app(bare_app: FastAPI, anyio_backend: str) -> AsyncIterat
         yield manager.app
 
 
-def _client(app: ASGIApp) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+def asgi_client(app: ASGIApp, **options: Any) -> httpx.AsyncClient:
+    """An httpx client for an ASGI app, in process. It holds no connection or thread, so it needs
+    no closing, and the fixtures below can be plain functions: an async fixture costs two more
+    round trips through anyio's runner per test."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", **options)
 
 
 @pytest.fixture
-async def client(app: FastAPI, running_app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client for `app` (this test's overrides), in process."""
-    async with _client(running_app) as client:
-        yield client
+def client(app: FastAPI, running_app: ASGIApp, api_token: str) -> httpx.AsyncClient:
+    """An httpx client for `app`, sending the test token (pass ``headers=`` to send another)."""
+    return asgi_client(running_app, headers={"Authorization": f"Bearer {api_token}"})
 
 
 @pytest.fixture
-async def auth_client(auth_app: FastAPI, running_app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(running_app) as client:
-        yield client
-
-
-@pytest.fixture
-async def bare_client(running_bare_app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(running_bare_app) as client:
-        yield client
+def bare_client(running_bare_app: ASGIApp) -> httpx.AsyncClient:
+    """An httpx client for `bare_app`, with no credentials."""
+    return asgi_client(running_bare_app)

@@ -52,14 +52,14 @@ def loop_mismatch_message(engine: AsyncEngine, opened_on: object, running: objec
 
 
 class AppSessionUsedError(RuntimeError):
-    """A test reached the app's own sessionmaker instead of the test session."""
+    """A request reached the database outside a test's transaction."""
 
 
 APP_SESSION_MESSAGE = (
-    "A request opened a session from the app's own sessionmaker during a test. Its writes would "
-    "escape the test's transaction and leak into later tests. Fix: give handlers their session "
-    "through the dependency the tests override (testsupport's `db_dependency`, here "
-    "service.dependencies.get_db) and use the `app`/`client` fixtures, which route it to `db_session`."
+    "A request opened a database session while no test had bound the app's sessions to its "
+    "connection. Its writes would escape the test's transaction and leak into later tests. Fix: "
+    "send requests through testsupport's `client` fixture (or request `app`), which binds the "
+    "app's sessionmaker (`app_sessions`) to the test's connection for the test."
 )
 
 

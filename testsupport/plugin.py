@@ -17,18 +17,14 @@ from testsupport.app import (
     api_token,
     app,
     app_factory,
-    auth_app,
-    auth_client,
-    auth_dependency,
+    app_sessions,
     bare_app,
     bare_client,
     client,
-    db_dependency,
     refusing_engine,
     running_app,
     running_bare_app,
     session_app,
-    test_principal,
     test_settings,
 )
 from testsupport.databases import (
@@ -44,7 +40,7 @@ from testsupport.databases import (
 from testsupport.engine import engine, engine_factory, migrations_fingerprint, run_migrations, schema
 from testsupport.loop import BACKENDS, anyio_backend, anyio_session_runner
 from testsupport.queries import count_queries
-from testsupport.transaction import db_session
+from testsupport.transaction import db_connection, db_session
 
 __all__ = [
     "anyio_backend",
@@ -52,16 +48,14 @@ __all__ = [
     "api_token",
     "app",
     "app_factory",
-    "auth_app",
-    "auth_client",
-    "auth_dependency",
+    "app_sessions",
     "bare_app",
     "bare_client",
     "client",
     "count_queries",
     "database",
     "database_url",
-    "db_dependency",
+    "db_connection",
     "db_session",
     "empty_database_url",
     "engine",
@@ -77,7 +71,6 @@ __all__ = [
     "sqlite_driver",
     "sqlite_folder",
     "sqlite_url",
-    "test_principal",
     "test_settings",
 ]
 

@@ -1,8 +1,9 @@
 """Per-test isolation: every test runs inside one outer transaction that is rolled back.
 
-The app's handlers commit and roll back as in production; with
-``join_transaction_mode="create_savepoint"`` those become RELEASE and ROLLBACK TO SAVEPOINT, and
-the outer transaction is rolled back at teardown, whether the test passed or failed.
+The app's handlers commit and roll back as in production; their sessions (and `db_session`) join
+the test's connection with ``join_transaction_mode="create_savepoint"``, so those become RELEASE
+and ROLLBACK TO SAVEPOINT, and the outer transaction is rolled back at teardown, whether the test
+passed or failed.
 https://docs.sqlalchemy.org/en/20/orm/session_transaction.html#joining-a-session-into-an-external-transaction-such-as-for-test-suites
 """
 
@@ -11,17 +12,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 
 @pytest.fixture
-async def db_session(schema: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A session whose commits are savepoints inside a transaction this fixture rolls back."""
+async def db_connection(schema: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """This test's connection, inside a transaction rolled back at teardown."""
     async with schema.connect() as connection:
         transaction = await connection.begin()
-        session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
         try:
-            yield session
+            yield connection
         finally:
-            await session.close()
             await transaction.rollback()
+
+
+@pytest.fixture
+async def db_session(db_connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """A session for the test's own reads and writes, on the connection the handlers use: it sees
+    what they committed, they see what it committed, and its commits are savepoints too."""
+    session = AsyncSession(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        await session.close()

@@ -29,8 +29,8 @@ async def test_write_without_valid_token_is_401(
     assert response.json() == {"detail": "Missing or invalid bearer token."}
 
 
-async def test_valid_token_is_accepted(auth_client: httpx.AsyncClient, api_token: str) -> None:
-    response = await auth_client.post(
+async def test_valid_token_is_accepted(client: httpx.AsyncClient, api_token: str) -> None:
+    response = await client.post(
         "/users", json={"email": "a@example.com", "name": "A"}, headers={"Authorization": f"Bearer {api_token}"}
     )
     assert response.status_code == 201

@@ -288,7 +288,7 @@ async def test_create_user(client):
 
 APP_OWN_SESSION_WRONG = """
 @pytest.fixture
-async def client(session_app):  # hand-made: get_db is not routed to the test session
+async def client(session_app):  # hand-made: the app's sessions are not bound to the test's connection
     async with serve(session_app, headers={"Authorization": "Bearer test-token"}) as client:
         yield client
 """
@@ -360,7 +360,7 @@ PITFALLS = {
         "A test whose requests reach the app's own sessions instead of the test session",
         APP_OWN_SESSION.format(client=APP_OWN_SESSION_WRONG),
         APP_OWN_SESSION.format(client=""),  # testsupport's `client`
-        ["*AppSessionUsedError: A request opened a session from the app's own sessionmaker during a test.*"],
+        ["*AppSessionUsedError: A request opened a database session while no test had bound the app's sessions*"],
         {"failed": 1, "deselected": 3},
         postgres=False,
         conftest='pytest_plugins = ["testsupport.plugin"]',
