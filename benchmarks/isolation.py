@@ -3,8 +3,10 @@
     uv run python benchmarks/isolation.py [--tests 300] [--rounds 3] [--skip-pytest-asyncio]
 
 Generates the same N-test suite (an API test: POST a user, GET it back) for each strategy, runs the
-suites interleaved over several rounds, and prints one table. Per-test cost is the slope between an
-N-test run and a 1-test run of the same suite, so start-up and collection are not counted in it.
+suites interleaved over several rounds, and prints one table. Per-test cost is clocked inside each
+run (benchmarks/test_clock.py: from the 10th test to the last), so start-up, collection and session
+fixtures are not in it and their noise is not spread over the tests; the -n 2 rows, whose tests run
+in workers, use the slope between an N-test and a 1-test run instead.
 All runs share one embedded PostgreSQL server (through TEST_POSTGRES_URL); its own start-up, the
 migrations and the template are measured on their own. The pytest-asyncio row runs in a throwaway
 virtualenv, never in the project's own.
@@ -166,13 +168,18 @@ def write_suite(folder: Path, conftest: str, tests: int, pytest_asyncio: bool) -
     (folder / "pytest.ini").write_text("[pytest]\n" + ini)
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"benchmark run failed in {cwd}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
-    return elapsed
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float | None]:
+    """Wall seconds of the run, and ms per test from the in-run clock (None under xdist)."""
+    with tempfile.NamedTemporaryFile(suffix=".clock") as clock:
+        started = time.perf_counter()
+        run_env = {**env, "TEST_CLOCK_FILE": clock.name}
+        result = subprocess.run(cmd, cwd=cwd, env=run_env, capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+        if result.returncode != 0:
+            raise SystemExit(f"benchmark run failed in {cwd}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
+        text = Path(clock.name).read_text().split()
+    per_test = float(text[1]) / int(text[0]) * 1000 if text else None
+    return elapsed, per_test
 
 
 def pytest_asyncio_python(work: Path) -> str:
@@ -256,24 +263,25 @@ def main() -> None:
 
         suites: dict[tuple[str, int], Path] = {}
         for index, (name, conftest) in enumerate(strategies.items()):
-            for size in (1, args.tests):
+            for size in (1, args.tests) if name == THIS else (args.tests,):
                 suites[name, size] = work / f"s{index}" / f"n{size}"
                 write_suite(suites[name, size], conftest, size, name == PA)
 
-        runs: dict[tuple[str, str, int], list[float]] = defaultdict(list)
-        plan: list[tuple[str, str, int, Callable[[], float]]] = []
+        runs: dict[tuple[str, str, int], list[tuple[float, float | None]]] = defaultdict(list)
+        plan: list[tuple[str, str, int, Callable[[], tuple[float, float | None]]]] = []
         for name in strategies:
             for database in ("sqlite", "postgres"):
                 if database == "sqlite" and name in POSTGRES_ONLY:
                     continue
-                for size in (1, args.tests):
-                    cmd = [python[name], "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"]
-                    run_env = dict(env)
-                    if name == PA:
-                        cmd += ["-p", "no:anyio"]
-                        run_env["BENCH_URL"] = pa_urls[database]
-                    else:
-                        cmd += ["-k", database, "--anyio-backends=asyncio"]
+                cmd = [python[name], "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
+                cmd += ["-p", "benchmarks.test_clock"]
+                run_env = dict(env)
+                if name == PA:
+                    cmd += ["-p", "no:anyio"]
+                    run_env["BENCH_URL"] = pa_urls[database]
+                else:
+                    cmd += ["-k", database, "--anyio-backends=asyncio"]
+                for size in (1, args.tests) if name == THIS else (args.tests,):
                     folder = suites[name, size]
                     plan.append((name, database, size, partial(timed, cmd, folder, run_env)))
                     if args.xdist and name == THIS:
@@ -290,17 +298,22 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(run_state_dir(), ignore_errors=True)
 
+    def wall(name: str, database: str, size: int) -> float:
+        return statistics.median(w for w, _ in runs[name, database, size])
+
     def per_test(name: str, database: str) -> float | None:
         if (name, database, args.tests) not in runs:
             return None
-        big, small = statistics.median(runs[name, database, args.tests]), statistics.median(runs[name, database, 1])
-        slope: float = (big - small) / (args.tests - 1) * 1000
+        clocked = [t for _, t in runs[name, database, args.tests] if t is not None]
+        if clocked:
+            return statistics.median(clocked)
+        slope: float = (wall(name, database, args.tests) - wall(name, database, 1)) / (args.tests - 1) * 1000
         return slope
 
     names = list(dict.fromkeys(key[0] for key in runs))
     print(
-        f"\n{args.tests} tests per suite, {args.rounds} rounds, medians; "
-        f"per-test = slope between 1 and {args.tests} tests"
+        f"\n{args.tests} tests per suite, {args.rounds} rounds, medians; per-test clocked inside the run "
+        f"(-n 2: slope between 1 and {args.tests} tests)"
     )
     print(
         "| strategy | SQLite wall s | SQLite ms/test | over floor | vs this "
@@ -316,7 +329,7 @@ def main() -> None:
                 continue
             floor, this = per_test(FLOOR, database), per_test(THIS, database)
             cells += [
-                f"{statistics.median(runs[name, database, args.tests]):.2f}",
+                f"{wall(name, database, args.tests):.2f}",
                 f"{value:.2f}",
                 f"{value - floor:+.2f}" if floor is not None else "-",
                 f"{value / this:.2f}x" if this else "-",
@@ -328,8 +341,8 @@ def main() -> None:
     print(
         f"start-up: embedded PostgreSQL cold start {startup['server'] * 1000:.0f} ms, "
         f"template create + migrate {startup['template'] * 1000:.0f} ms, clone {startup['clone'] * 1000:.1f} ms; "
-        f"1-test run of this project: SQLite {statistics.median(runs[THIS, 'sqlite', 1]):.2f} s, "
-        f"PostgreSQL {statistics.median(runs[THIS, 'postgres', 1]):.2f} s"
+        f"1-test run of this project: SQLite {wall(THIS, 'sqlite', 1):.2f} s, "
+        f"PostgreSQL {wall(THIS, 'postgres', 1):.2f} s"
     )
 
 
