@@ -59,12 +59,15 @@ async def own_running_app(schema, test_settings):
         yield manager.app
 
 @pytest.fixture
-{kind}def client(own_running_app, schema, api_token):
-    {ret} asgi_client(own_running_app, headers={{"Authorization": f"Bearer {{api_token}}"}})
-{cleanup}
+def client(own_running_app, schema, api_token):
+    return asgi_client(own_running_app, headers={"Authorization": f"Bearer {api_token}"})
 """
 
+# Clean-ups run after each test, as an autouse fixture next to OWN_APP's client.
 TRUNCATE = """
+@pytest.fixture(autouse=True)
+async def truncate(schema):
+    yield
     async with schema.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("TRUNCATE notes, users RESTART IDENTITY"))
@@ -74,6 +77,9 @@ TRUNCATE = """
 """
 
 RECREATE = """
+@pytest.fixture(autouse=True)
+async def recreate(schema):
+    yield
     async with schema.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)
         await conn.run_sync(Base.metadata.create_all)
@@ -147,9 +153,9 @@ def client(running_app, sessions, db_connection, engine):
 
 STRATEGIES: dict[str, str] = {
     "savepoint per test (this project)": PLUGIN,
-    "no isolation (floor)": PLUGIN + OWN_APP.format(kind="", ret="return", cleanup=""),
-    "DELETE/TRUNCATE after each test": PLUGIN + OWN_APP.format(kind="async ", ret="yield", cleanup=TRUNCATE),
-    "drop_all/create_all per test": PLUGIN + OWN_APP.format(kind="async ", ret="yield", cleanup=RECREATE),
+    "no isolation (floor)": PLUGIN + OWN_APP,
+    "DELETE/TRUNCATE after each test": PLUGIN + OWN_APP + TRUNCATE,
+    "drop_all/create_all per test": PLUGIN + OWN_APP + RECREATE,
     "database per test from a template": PLUGIN + DB_PER_TEST,
     "pytest-asyncio, session loop": PYTEST_ASYNCIO,
 }

@@ -96,12 +96,7 @@ def overridden(app: FastAPI, overrides: dict[Callable[..., Any], Callable[..., A
 @asynccontextmanager
 async def serve(app: FastAPI, **client_options: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client talking to ``app`` in process, with the app's lifespan running."""
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver", **client_options
-        ) as client,
-    ):
+    async with LifespanManager(app) as manager, asgi_client(manager.app, **client_options) as client:
         yield client
 
 
