@@ -5,9 +5,10 @@ dependants and validators, several ms per route), so a new app per test would pa
 test. The test's database reaches the handlers through the app's own sessionmaker, rebound to the
 test's connection (`app_sessions`), and the clients send the test token: no dependency override.
 While ``app.dependency_overrides`` is non-empty FastAPI rebuilds every dependency of a route from
-its signature on every request (fastapi/dependencies/utils.py, solve_dependencies): ~0.3 ms per
-request here, more for a sync override, which runs in a worker thread. The clients run the app's
-lifespan through asgi-lifespan: httpx's ASGITransport does not (httpx PR #1554).
+its signature on every request (fastapi/dependencies/utils.py, solve_dependencies; fastapi/fastapi
+issue #5562, PR #14441): ~0.3 ms per request here, more for a sync override, which runs in a
+worker thread. The clients run the app's lifespan through asgi-lifespan: httpx's ASGITransport
+does not (httpx PR #1554).
 """
 
 from __future__ import annotations
