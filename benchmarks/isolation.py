@@ -1,6 +1,6 @@
 """Per-test cost of each isolation strategy, on SQLite and PostgreSQL.
 
-    uv run python benchmarks/isolation.py [--tests 300] [--rounds 3] [--skip-pytest-asyncio]
+    uv run python benchmarks/isolation.py [--tests 300] [--rounds 3] [--skip-pytest-asyncio] [--xdist]
 
 Generates the same N-test suite (an API test: POST a user, GET it back) for each strategy, runs the
 suites interleaved over several rounds, and prints one table. Per-test cost is clocked inside each

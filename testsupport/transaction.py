@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 
 @pytest.fixture
@@ -27,10 +27,13 @@ async def db_connection(schema: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 @pytest.fixture
-async def db_session(db_connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
-    """A session for the test's own reads and writes, on the connection the handlers use: it sees
-    what they committed, they see what it committed, and its commits are savepoints too."""
-    session = AsyncSession(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+async def db_session(
+    db_connection: AsyncConnection, app_sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[AsyncSession]:
+    """A session for the test's own reads and writes, made like the handlers' (`app_sessions`) on
+    their connection: it sees what they committed, they see what it committed, and its commits are
+    savepoints too."""
+    session = app_sessions(bind=db_connection)
     try:
         yield session
     finally:
