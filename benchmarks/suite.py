@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 UV = shutil.which("uv") or "uv"
+GIT = shutil.which("git") or "git"
 COMMANDS = (("uv run pytest", ["run", "pytest"]), ("uv run pytest -k sqlite", ["run", "pytest", "-k", "sqlite"]))
 
 
@@ -44,8 +45,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="suite-bench-") as tmp:
         folder = Path(tmp) / "clone"
-        subprocess.run(["git", "clone", "-q", str(ROOT), str(folder)], check=True)
-        subprocess.run(["git", "checkout", "-q", args.commit], cwd=folder, check=True)
+        subprocess.run([GIT, "clone", "-q", str(ROOT), str(folder)], check=True)
+        subprocess.run([GIT, "checkout", "-q", args.commit], cwd=folder, check=True)
         print("| command | run | wall s | pytest's summary |")
         print("|---|---|---|---|")
         for label, uv_args in COMMANDS:
