@@ -247,7 +247,11 @@ def alembic_source(value: str, rootdir: Path) -> AlembicSource:
         script = ScriptDirectory.from_config(source.config())
         heads = tuple(script.get_heads())
     except CommandError as exc:
-        raise usage_error(key, value, f"Alembic cannot read it ({exc})", "set script_location in it") from None
+        raise usage_error(key, value, f"Alembic cannot read it ({exc})", "fix what Alembic names") from None
+    except Exception as exc:  # noqa: BLE001 - a revision file that fails to import is a configuration error
+        raise usage_error(
+            key, value, f"loading the migrations raised {type(exc).__name__}: {exc}", "fix that revision file"
+        ) from None
     if not heads:
         raise usage_error(
             key,
@@ -351,12 +355,12 @@ def load(config: pytest.Config) -> Settings | None:
             "function of an engine that makes it); a factory with a `sessionmaker` parameter; or, last, "
             "testsupport_session_dependency = 'pkg.deps:get_db' (a dependency override: ~0.3 ms per request)."
         )
-    alembic = (
-        alembic_source(values["testsupport_alembic_config"], rootdir) if values["testsupport_alembic_config"] else None
-    )
+    no_migrations = bool(config.getoption("--no-migrations"))
+    alembic_path = values["testsupport_alembic_config"]
+    # --no-migrations: the migrations are neither run nor loaded.
+    alembic = alembic_source(alembic_path, rootdir) if alembic_path and not no_migrations else None
     metadata_path = values["testsupport_metadata"]
     metadata = metadata_of(metadata_path) if metadata_path else None
-    no_migrations = bool(config.getoption("--no-migrations"))
     notes = []
     if metadata is None and (alembic is None or no_migrations):
         raise pytest.UsageError(
@@ -365,8 +369,8 @@ def load(config: pytest.Config) -> Settings | None:
             + ("" if no_migrations else " and/or testsupport_alembic_config = 'alembic.ini'")
             + " in [tool.pytest.ini_options]."
         )
-    if alembic is None:
-        notes.append(f"schema from create_all({metadata_path}): no testsupport_alembic_config, migrations not tested")
-    elif no_migrations:
+    if no_migrations:
         notes.append(f"schema from create_all({metadata_path}) (--no-migrations): migrations not run")
+    elif alembic is None:
+        notes.append(f"schema from create_all({metadata_path}): no testsupport_alembic_config, migrations not tested")
     return Settings(app, sessions, dependency, alembic, metadata, metadata_path, no_migrations, notes)
