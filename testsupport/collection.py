@@ -4,6 +4,7 @@ database tests are deselected on trio, and the run says so."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections import Counter
 from collections.abc import Generator
 from inspect import iscoroutinefunction
@@ -53,7 +54,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         backend, target = _params(item)
         if backend is not None and backend not in chosen:
-            reason = "not in --anyio-backends"
+            reason = "not in --anyio-backends" if _installed(backend) else f"{backend} is not installed"
         elif backend is not None and target is not None and backend not in DB_BACKENDS:
             reason = f"{backend} x database: {TRIO_REASON}"
         else:
@@ -68,6 +69,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     targets = [str(p.id) for p in DATABASES]
     keep.sort(key=lambda item: _block(item, BACKENDS, targets))
     items[:] = keep
+
+
+def _installed(backend: str) -> bool:
+    return importlib.util.find_spec(backend) is not None
 
 
 def _params(item: pytest.Item) -> tuple[str | None, str | None]:

@@ -13,6 +13,14 @@ import pytest
 from testsupport.config import KEYS
 
 BACKENDS = ("asyncio", "trio")
+
+
+def installed_backends() -> list[str]:
+    """asyncio, and trio when it is installed (it is optional)."""
+    import importlib.util
+
+    return [b for b in BACKENDS if b == "asyncio" or importlib.util.find_spec(b) is not None]
+
 FIXTURE_MODULES = (
     "testsupport.loop",
     "testsupport.databases",
@@ -30,8 +38,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("testsupport", "testsupport (active when testsupport_app is set)")
     group.addoption(
         "--anyio-backends",
-        default=",".join(BACKENDS),
-        help=f"comma-separated backends to run async tests on (default: {','.join(BACKENDS)})",
+        default=None,
+        help="comma-separated backends to run async tests on (default: asyncio, and trio if installed)",
     )
     group.addoption(
         "--reuse-db",
@@ -72,7 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     from testsupport import collection
 
-    chosen = [b.strip() for b in config.getoption("--anyio-backends").split(",") if b.strip()]
+    option = config.getoption("--anyio-backends")
+    chosen = installed_backends() if option is None else [b.strip() for b in option.split(",") if b.strip()]
     if not chosen or set(chosen) - set(BACKENDS):
         raise pytest.UsageError(f"--anyio-backends takes a comma-separated subset of {','.join(BACKENDS)}")
     collection.start(config, loaded, chosen)
