@@ -20,20 +20,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import sessionmaker as sync_sessionmaker
 
+from testsupport.plugin import KEYS
+
 Sessions = async_sessionmaker[AsyncSession]
 Migrate = Callable[[Connection], None]
 
-# ini key -> help line (pytest --help lists them under [pytest] ini-options).
-KEYS = {
-    "testsupport_app": "the ASGI app or app factory under test, 'package.module:attribute' (turns testsupport on)",
-    "testsupport_sessionmaker": "where the app's handlers get their sessions: an async_sessionmaker, or a "
-    "function of an engine returning one, 'package.module:attribute'",
-    "testsupport_session_dependency": "fallback: the app's session dependency (e.g. get_db), overridden to "
-    "yield the test's session; costs ~0.3 ms per request",
-    "testsupport_alembic_config": "alembic.ini or pyproject.toml ([tool.alembic]), relative to the rootdir",
-    "testsupport_metadata": "the models' MetaData, 'package.module:Base.metadata': for --no-migrations, or "
-    "the schema when there is no Alembic config",
-}
 APP_PARAMS = ("engine", "sessionmaker")
 
 ENV_PY_FIX = """\

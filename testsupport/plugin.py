@@ -10,8 +10,17 @@ from __future__ import annotations
 
 import pytest
 
-from testsupport.config import KEYS
-
+# ini key -> help line (pytest --help lists them under [pytest] ini-options).
+KEYS = {
+    "testsupport_app": "the ASGI app or app factory under test, 'package.module:attribute' (turns testsupport on)",
+    "testsupport_sessionmaker": "where the app's handlers get their sessions: an async_sessionmaker, or a "
+    "function of an engine returning one, 'package.module:attribute'",
+    "testsupport_session_dependency": "fallback: the app's session dependency (e.g. get_db), overridden to "
+    "yield the test's session; costs ~0.3 ms per request",
+    "testsupport_alembic_config": "alembic.ini or pyproject.toml ([tool.alembic]), relative to the rootdir",
+    "testsupport_metadata": "the models' MetaData, 'package.module:Base.metadata': for --no-migrations, or "
+    "the schema when there is no Alembic config",
+}
 BACKENDS = ("asyncio", "trio")
 
 
@@ -20,6 +29,7 @@ def installed_backends() -> list[str]:
     import importlib.util
 
     return [b for b in BACKENDS if b == "asyncio" or importlib.util.find_spec(b) is not None]
+
 
 FIXTURE_MODULES = (
     "testsupport.loop",
