@@ -210,3 +210,14 @@ def test_readme_blocks_are_what_the_service_uses_too() -> None:
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert 'testsupport_app = "service.main:create_app"' in pyproject
     assert 'testsupport_sessionmaker = "service.db:make_sessionmaker"' in pyproject
+
+
+def test_testsupport_imports_nothing_from_service() -> None:
+    root = Path(__file__).resolve().parents[2] / "testsupport"
+    offending = [
+        f"{path.name}: {line.strip()}"
+        for path in sorted(root.glob("*.py"))
+        for line in path.read_text().splitlines()
+        if re.match(r"\s*(from|import) service\b", line)
+    ]
+    assert offending == []
