@@ -221,3 +221,20 @@ def test_testsupport_imports_nothing_from_service() -> None:
         if re.match(r"\s*(from|import) service\b", line)
     ]
     assert offending == []
+
+
+def test_an_option_without_the_configuration_names_the_fix(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest(*BASE, "--reuse-db")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --reuse-db is testsupport's, which is not configured here. Fix: *"])
+
+
+def test_every_fixture_has_a_line_of_documentation(pytester: pytest.Pytester) -> None:
+    write(pytester, MODULE_GLOBAL_APP, readme_block("module-global"))
+    result = pytester.runpytest_subprocess(*BASE, "--fixtures")
+    ours = "\n".join(result.outlines[next(i for i, line in enumerate(result.outlines) if "from testsupport" in line) :])
+    for name in ("client", "client_headers", "db_session", "app_sessions", "schema", "anyio_session_runner"):
+        assert re.search(rf"^{name}\b", ours, re.MULTILINE), name
+    assert "no docstring available" not in ours
