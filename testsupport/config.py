@@ -360,6 +360,11 @@ def load(config: pytest.Config) -> Settings | None:
             + ("" if no_migrations else " and/or testsupport_alembic_config = 'alembic.ini'")
             + " in [tool.pytest.ini_options]."
         )
+    if sessions is None:
+        notes.append(
+            "the app's test sessions come from async_sessionmaker(engine) with SQLAlchemy's defaults; set "
+            "testsupport_sessionmaker to the app's own sessionmaker (or its function) to test with its settings"
+        )
     if no_migrations:
         notes.append(f"schema from create_all({metadata_path}) (--no-migrations): migrations not run")
     elif alembic is None:

@@ -73,6 +73,7 @@ def test_module_global_app_through_its_session_dependency(pytester: pytest.Pytes
     override = ("-o", "testsupport_sessionmaker=", "-o", "testsupport_session_dependency=app.deps:get_db")
     result = pytester.runpytest_subprocess(*BASE, *override, "-k", "sqlite")
     result.assert_outcomes(passed=2, deselected=8)
+    result.stdout.fnmatch_lines(["testsupport: the app's test sessions come from async_sessionmaker(engine) *"])
     no_production_database(pytester)
 
 
