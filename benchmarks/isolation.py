@@ -42,7 +42,21 @@ async def test_api_{i}(client):
     assert fetched.status_code == 200
 """
 
-PLUGIN = 'pytest_plugins = ["testsupport.plugin"]\n'
+# testsupport through its public configuration: the service's ini keys (as in pyproject.toml) and
+# the one fixture a project overrides to authenticate its client. The token is API_TOKEN=bench.
+INI = f"""
+testsupport_app = service.main:create_app
+testsupport_sessionmaker = service.db:make_sessionmaker
+testsupport_alembic_config = {ROOT / "pyproject.toml"}
+testsupport_metadata = service.models:Base.metadata
+"""
+PLUGIN = """
+import pytest
+
+@pytest.fixture(scope="session")
+def client_headers():
+    return {"Authorization": "Bearer bench"}
+"""
 
 OWN_APP = """
 import pytest
@@ -53,14 +67,14 @@ from service.models import Base
 from testsupport.app import asgi_client
 
 @pytest.fixture(scope="session")
-async def own_running_app(schema, test_settings):
-    app = create_app(test_settings, engine=schema)  # the app's own sessions: no isolation
+async def own_running_app(schema):
+    app = create_app(engine=schema)  # the app's own sessions: no isolation
     async with LifespanManager(app) as manager:  # once, as this project's fixtures do
         yield manager.app
 
 @pytest.fixture
-def client(own_running_app, schema, api_token):
-    return asgi_client(own_running_app, headers={"Authorization": f"Bearer {api_token}"})
+def client(own_running_app, schema, client_headers):
+    return asgi_client(own_running_app, headers=client_headers)
 """
 
 # Clean-ups run after each test, as an autouse fixture next to OWN_APP's client.
@@ -93,13 +107,13 @@ from testsupport import postgres
 from testsupport.app import asgi_client
 
 @pytest.fixture
-async def client(session_app, running_app, app_sessions, refusing_engine, api_token, run_migrations, database):
+async def client(session_app, running_app, app_sessions, refusing_engine, client_headers, run_migrations, database):
     server, _ = postgres.shared_server()
     template = postgres.migrated_template(server, run_migrations)
     name = f"bench_{uuid.uuid4().hex[:12]}"
     engine = make_engine(server.create_database(name, template))
     app_sessions.configure(bind=engine)
-    yield asgi_client(running_app, headers={"Authorization": f"Bearer {api_token}"})
+    yield asgi_client(running_app, headers=client_headers)
     app_sessions.configure(bind=refusing_engine)
     await engine.dispose()
     server.drop_database(name)
@@ -170,7 +184,7 @@ def write_suite(folder: Path, conftest: str, tests: int, pytest_asyncio: bool) -
     (folder / "conftest.py").write_text(conftest)
     header = 'import pytest\npytestmark = pytest.mark.asyncio(loop_scope="session")\n' if pytest_asyncio else ""
     (folder / "test_api.py").write_text(header + "".join(TEST.format(i=i) for i in range(tests)))
-    ini = "asyncio_default_fixture_loop_scope = session\n" if pytest_asyncio else "addopts = -p no:asyncio\n"
+    ini = "asyncio_default_fixture_loop_scope = session\n" if pytest_asyncio else "addopts = -p no:asyncio\n" + INI
     (folder / "pytest.ini").write_text("[pytest]\n" + ini)
 
 
@@ -257,7 +271,7 @@ def main() -> None:
             for k, v in os.environ.items()
             if not k.startswith(("TESTSUPPORT_", "PYTEST_")) and k != "PYTHONDONTWRITEBYTECODE"
         }
-        env.update(TEST_POSTGRES_URL=pg_url, PYTHONPATH=str(ROOT), TESTSUPPORT_REQUIRE_POSTGRES="1")
+        env.update(TEST_POSTGRES_URL=pg_url, PYTHONPATH=str(ROOT), TESTSUPPORT_REQUIRE_POSTGRES="1", API_TOKEN="bench")  # noqa: S106
         python = {name: sys.executable for name in strategies}
         if PA in strategies:
             python[PA] = pytest_asyncio_python(work)

@@ -1,1 +1,27 @@
-pytest_plugins = ["testsupport.plugin", "pytester"]
+"""What the service's own tests add to testsupport (configured in pyproject.toml): the token."""
+
+from collections.abc import Iterator
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+TOKEN = "test-token"
+# create_app() reads Settings() from the environment: the token from here, and a DATABASE_URL no
+# test can reach, so a developer's own database is never touched (testsupport passes the engine).
+UNREACHABLE = "sqlite+aiosqlite:////nonexistent/tests-never-use-database-url.db"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def api_token() -> Iterator[str]:
+    """The bearer token the app accepts in the tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("API_TOKEN", TOKEN)
+        patch.setenv("DATABASE_URL", UNREACHABLE)
+        yield TOKEN
+
+
+@pytest.fixture(scope="session")
+def client_headers(api_token: str) -> dict[str, str]:
+    """`client` sends the token."""
+    return {"Authorization": f"Bearer {api_token}"}

@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from tests.service_suite import use_service
 from testsupport.postgres import BINDIR_ENV, REQUIRE_ENV, URL_ENV
 
 
@@ -14,7 +15,7 @@ def test_k_sqlite_never_looks_for_postgres(pytester: pytest.Pytester, monkeypatc
     monkeypatch.delenv(URL_ENV, raising=False)
     monkeypatch.setenv(BINDIR_ENV, "/nonexistent")
     monkeypatch.setenv(REQUIRE_ENV, "1")
-    pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
+    use_service(pytester)
     pytester.makepyfile(
         test_inner=textwrap.dedent(
             """

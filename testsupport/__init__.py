@@ -1,2 +1,48 @@
-"""A pytest plugin for testing an async FastAPI + SQLAlchemy app on one event loop, on PostgreSQL
-and SQLite. Load ``testsupport.plugin``; the README's fixture map says which module owns what."""
+"""testsupport: a pytest plugin for testing an async FastAPI + SQLAlchemy app on one event loop,
+on PostgreSQL and SQLite. Installed, it loads itself (a ``pytest11`` entry point) and stays inert
+until ``testsupport_app`` is set; the README's "Adopting testsupport" section is the whole setup.
+
+The names below are what a project may import. They load on first use: the entry point imports
+this package in every pytest run, configured or not, and must cost nothing there.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from testsupport.app import asgi_client, serve
+    from testsupport.config import MigrationsInLoopError
+    from testsupport.engine import make_test_engine
+    from testsupport.guard import AppSessionUsedError, LoopMismatchError
+    from testsupport.queries import Queries
+    from testsupport.sqlite import sqlite_savepoints
+
+__all__ = [
+    "AppSessionUsedError",
+    "LoopMismatchError",
+    "MigrationsInLoopError",
+    "Queries",
+    "asgi_client",
+    "make_test_engine",
+    "serve",
+    "sqlite_savepoints",
+]
+
+_HOME = {
+    "AppSessionUsedError": "testsupport.guard",
+    "LoopMismatchError": "testsupport.guard",
+    "MigrationsInLoopError": "testsupport.config",
+    "Queries": "testsupport.queries",
+    "asgi_client": "testsupport.app",
+    "make_test_engine": "testsupport.engine",
+    "serve": "testsupport.app",
+    "sqlite_savepoints": "testsupport.sqlite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'testsupport' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOME[name]), name)

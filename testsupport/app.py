@@ -3,12 +3,12 @@
 One app per database for the session: FastAPI compiles each route on its first request (its
 dependants and validators, several ms per route), so a new app per test would pay that in every
 test. The test's database reaches the handlers through the app's own sessionmaker, rebound to the
-test's connection (`app_sessions`), and the clients send the test token: no dependency override.
-While ``app.dependency_overrides`` is non-empty FastAPI rebuilds every dependency of a route from
-its signature on every request (fastapi/dependencies/utils.py, solve_dependencies; fastapi/fastapi
-issue #5562, PR #14441): ~0.3 ms per request here, more for a sync override, which runs in a
-worker thread. The clients run the app's lifespan through asgi-lifespan: httpx's ASGITransport
-does not (httpx PR #1554).
+test's connection (`app_sessions`): no dependency override, unless the project configured
+``testsupport_session_dependency`` as a last resort. While ``app.dependency_overrides`` is
+non-empty FastAPI rebuilds every dependency of a route from its signature on every request
+(fastapi/dependencies/utils.py, solve_dependencies; fastapi/fastapi issue #5562, PR #14441):
+~0.3 ms per request here, more for a sync override, which runs in a worker thread. The clients
+run the app's lifespan through asgi-lifespan: httpx's ASGITransport does not (httpx PR #1554).
 """
 
 from __future__ import annotations
@@ -20,70 +20,52 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
-from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from starlette.types import ASGIApp
 
-from service.db import make_engine, make_sessionmaker
-from service.main import create_app
-from service.settings import Settings
+from testsupport.config import Sessions, Settings
 from testsupport.guard import refuse_connections
 
-Sessions = async_sessionmaker[AsyncSession]
-AppFactory = Callable[[AsyncEngine | None, Sessions | None], FastAPI]
-
-# A database no test reaches (the app gets its engine and sessions from the fixtures below).
+# A database no test reaches: the refusing engine's URL, in messages only.
 UNREACHABLE_DATABASE = "sqlite+aiosqlite:////nonexistent/testsupport-no-database.db"
 
 
 @pytest.fixture(scope="session")
-def api_token() -> str:
-    """The bearer token the test app accepts, and the one `client` sends."""
-    return "test-token"
+def refusing_engine(testsupport_settings: Settings) -> Iterator[AsyncEngine]:
+    """An engine that refuses to connect, with a message that names the fix: what the app's
+    sessions are bound to outside a test. It opens nothing, so it works on trio too. A
+    module-global sessionmaker of the project (testsupport_sessionmaker) is bound to it for the
+    session and given back its own settings at the end."""
+    engine = refuse_connections(create_async_engine(UNREACHABLE_DATABASE))
+    sessions = testsupport_settings.sessions
+    saved = dict(sessions.obj.kw) if sessions is not None and sessions.obj is not None else None
+    if sessions is not None and sessions.obj is not None:
+        sessions.obj.configure(bind=engine, join_transaction_mode="create_savepoint")
+    yield engine
+    if sessions is not None and sessions.obj is not None and saved is not None:
+        sessions.obj.kw.clear()
+        sessions.obj.kw.update(saved)
+
+
+def _sessions_for(settings: Settings, engine: AsyncEngine) -> Sessions:
+    if settings.sessions is not None:
+        return settings.sessions.make(engine)
+    return async_sessionmaker(engine)  # SQLAlchemy's defaults: the app's factory takes what it is given
 
 
 @pytest.fixture(scope="session")
-def test_settings(api_token: str) -> Settings:
-    return Settings(database_url=UNREACHABLE_DATABASE, api_token=SecretStr(api_token))
-
-
-@pytest.fixture(scope="session")
-def refusing_engine(test_settings: Settings) -> AsyncEngine:
-    """An engine that refuses to connect, with a message that names the fix. It opens nothing,
-    so it works on trio too."""
-    return refuse_connections(make_engine(test_settings.database_url))
-
-
-@pytest.fixture(scope="session")
-def app_factory(test_settings: Settings, refusing_engine: AsyncEngine) -> AppFactory:
-    """Build the app around an engine and a sessionmaker (None: none, every connection refused).
-    Override to adopt testsupport in another project: the app must take its sessions from the
-    sessionmaker it is given."""
-
-    def build(engine: AsyncEngine | None, sessions: Sessions | None) -> FastAPI:
-        return create_app(
-            test_settings,
-            engine=engine or refusing_engine,
-            sessionmaker=sessions or make_sessionmaker(refusing_engine),
-        )
-
-    return build
-
-
-@pytest.fixture(scope="session")
-def app_sessions(refusing_engine: AsyncEngine) -> Sessions:
-    """The app's sessionmaker in the tests: `app` binds it to the test's connection, in savepoint
-    mode, so the handlers' commits and rollbacks stay inside the test's transaction. Between tests
-    it is bound to `refusing_engine`: a request that bypasses `app` fails, saying so, instead of
-    writing outside any test's transaction."""
-    sessions = make_sessionmaker(refusing_engine)  # the app's own settings (expire_on_commit)
-    sessions.configure(join_transaction_mode="create_savepoint")
+def app_sessions(testsupport_settings: Settings, schema: AsyncEngine, refusing_engine: AsyncEngine) -> Sessions:
+    """The sessionmaker the app's handlers use, with the project's own settings (its module-global
+    one, or the one its function makes on the test engine). `app` binds it to the test's
+    connection in savepoint mode, so the handlers' commits and rollbacks stay inside the test's
+    transaction; between tests it refuses to connect, saying why."""
+    sessions = _sessions_for(testsupport_settings, schema)
+    sessions.configure(bind=refusing_engine, join_transaction_mode="create_savepoint")
     return sessions
 
 
 @contextmanager
-def overridden(app: FastAPI, overrides: dict[Callable[..., Any], Callable[..., Any]]) -> Iterator[FastAPI]:
+def overridden(app: Any, overrides: dict[Callable[..., Any], Callable[..., Any]]) -> Iterator[Any]:
     """Apply dependency overrides for the duration of the block, then restore the previous ones."""
     saved = dict(app.dependency_overrides)
     app.dependency_overrides.update(overrides)
@@ -94,23 +76,32 @@ def overridden(app: FastAPI, overrides: dict[Callable[..., Any], Callable[..., A
         app.dependency_overrides.update(saved)
 
 
-@asynccontextmanager
-async def serve(app: FastAPI, **client_options: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client talking to ``app`` in process, with the app's lifespan running."""
-    async with LifespanManager(app) as manager, asgi_client(manager.app, **client_options) as client:
-        yield client
+def _session_override(sessions: Sessions) -> Callable[[], AsyncIterator[AsyncSession]]:
+    async def test_session() -> AsyncIterator[AsyncSession]:
+        async with sessions() as session:
+            yield session
+
+    return test_session
 
 
 @pytest.fixture(scope="session")
-def session_app(app_factory: AppFactory, schema: AsyncEngine, app_sessions: Sessions) -> FastAPI:
-    """The app on the test engine (no second pool) and `app_sessions`, built once per database."""
-    return app_factory(schema, app_sessions)
+def session_app(testsupport_settings: Settings, schema: AsyncEngine, app_sessions: Sessions) -> Iterator[Any]:
+    """The app (testsupport_app) on the test engine and `app_sessions`, built once per database.
+    With testsupport_session_dependency, that dependency is overridden to yield `app_sessions`'
+    sessions (for the session: FastAPI then rebuilds every dependant per request, ~0.3 ms)."""
+    app = testsupport_settings.app.build(schema, app_sessions)
+    dependency = testsupport_settings.session_dependency
+    if dependency is None:
+        yield app
+        return
+    with overridden(app, {dependency: _session_override(app_sessions)}):
+        yield app
 
 
 @pytest.fixture
 def app(
-    session_app: FastAPI, app_sessions: Sessions, db_connection: AsyncConnection, refusing_engine: AsyncEngine
-) -> Iterator[FastAPI]:
+    session_app: Any, app_sessions: Sessions, db_connection: AsyncConnection, refusing_engine: AsyncEngine
+) -> Iterator[Any]:
     """`session_app` with its handlers' sessions on this test's connection. Overrides a test sets
     on it are removed at teardown."""
     app_sessions.configure(bind=db_connection)
@@ -122,21 +113,28 @@ def app(
 
 
 @pytest.fixture(scope="session")
-def bare_app(app_factory: AppFactory) -> FastAPI:
-    """The app with no database at all: for tests that must pass on trio too."""
-    return app_factory(None, None)
+def bare_app(testsupport_settings: Settings, refusing_engine: AsyncEngine) -> Any:
+    """The app with no database at all (every connection refused): for tests that run on trio too."""
+    return testsupport_settings.app.build(refusing_engine, _sessions_for(testsupport_settings, refusing_engine))
+
+
+@asynccontextmanager
+async def serve(app: ASGIApp, **client_options: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to ``app`` in process, with the app's lifespan running."""
+    async with LifespanManager(app) as manager, asgi_client(manager.app, **client_options) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
-async def running_app(session_app: FastAPI) -> AsyncIterator[ASGIApp]:
-    """`session_app` with its lifespan running, once per database: the lifespan state (engine,
-    sessionmaker, token) is the same for every test, and starting it per test cost ~0.5 ms."""
+async def running_app(session_app: Any) -> AsyncIterator[ASGIApp]:
+    """`session_app` with its lifespan running, once per database (per test cost ~0.5 ms)."""
     async with LifespanManager(session_app) as manager:
         yield manager.app
 
 
 @pytest.fixture(scope="session")
-async def running_bare_app(bare_app: FastAPI, anyio_backend: str) -> AsyncIterator[ASGIApp]:
+async def running_bare_app(bare_app: Any, anyio_backend: str) -> AsyncIterator[ASGIApp]:
+    """`bare_app` with its lifespan running, once per backend."""
     async with LifespanManager(bare_app) as manager:
         yield manager.app
 
@@ -148,13 +146,19 @@ def asgi_client(app: ASGIApp, **options: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", **options)
 
 
+@pytest.fixture(scope="session")
+def client_headers() -> dict[str, str]:
+    """Headers `client` sends with every request (none): override it to authenticate."""
+    return {}
+
+
 @pytest.fixture
-def client(app: FastAPI, running_app: ASGIApp, api_token: str) -> httpx.AsyncClient:
-    """An httpx client for `app`, sending the test token (pass ``headers=`` to send another)."""
-    return asgi_client(running_app, headers={"Authorization": f"Bearer {api_token}"})
+def client(app: Any, running_app: ASGIApp, client_headers: dict[str, str]) -> httpx.AsyncClient:
+    """An httpx client for `app`, sending `client_headers` (pass ``headers=`` per request for others)."""
+    return asgi_client(running_app, headers=client_headers)
 
 
 @pytest.fixture
 def bare_client(running_bare_app: ASGIApp) -> httpx.AsyncClient:
-    """An httpx client for `bare_app`, with no credentials."""
+    """An httpx client for `bare_app`, with no headers."""
     return asgi_client(running_bare_app)

@@ -2,60 +2,55 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects import registry
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from service import migrate
-from service.db import make_engine
+from testsupport.config import Migrate, Settings
 from testsupport.guard import install_loop_guard
+from testsupport.sqlite import sqlite_savepoints, throwaway_sqlite
+
+registry.register("sqlite.syncsqlite", "testsupport.sqlite_dialect", "SQLiteDialect_syncsqlite")
+
+
+def make_test_engine(url: str) -> AsyncEngine:
+    """An engine for a test database: SQLite gets the savepoint fix, foreign keys and the
+    throwaway pragmas; every engine gets the loop guard."""
+    engine = create_async_engine(url)
+    if engine.dialect.name == "sqlite":
+        throwaway_sqlite(sqlite_savepoints(engine))
+    install_loop_guard(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def testsupport_settings(request: pytest.FixtureRequest) -> Settings:
+    """The project's testsupport configuration, read from the ini keys at start-up."""
+    from testsupport.collection import SETTINGS_KEY
+
+    return request.config.stash[SETTINGS_KEY]
 
 
 @pytest.fixture(scope="session")
 def engine_factory() -> Callable[[str], AsyncEngine]:
-    """How to build an engine from a URL. The app's own factory, so SQLite gets the same BEGIN
-    fix in the tests as in production. Override to adopt testsupport in another project."""
-    return make_engine
+    """How the tests build an engine from a URL (`engine`, and tests that need a second one)."""
+    return make_test_engine
 
 
 @pytest.fixture(scope="session")
-def run_migrations() -> Callable[[Connection], None]:
-    """Bring the database on this (sync) connection to head. Override for another project."""
-
-    def upgrade_head(connection: Connection) -> None:
-        migrate.upgrade("head", connection=connection)
-
-    return upgrade_head
-
-
-def throwaway_sqlite(engine: AsyncEngine) -> None:
-    """No durability for a test database: the rollback journal in memory, no syncs. Transactions
-    and savepoints behave exactly the same; only a crash could lose data, and it is thrown away.
-    https://www.sqlite.org/pragma.html#pragma_journal_mode"""
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _settings(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=MEMORY")
-        cursor.execute("PRAGMA synchronous=OFF")
-        cursor.close()
+def run_migrations(testsupport_settings: Settings) -> Migrate:
+    """Bring the database on a sync connection to the schema: Alembic `upgrade head`, or
+    create_all with --no-migrations or without an Alembic config."""
+    return testsupport_settings.migrate
 
 
 @pytest.fixture(scope="session")
-def migrations_fingerprint() -> str:
-    """A hash of the migration files: --reuse-db keeps a template per fingerprint, so changed
-    migrations always get a freshly migrated template. Override with run_migrations."""
-    digest = hashlib.sha256()
-    for path in sorted(migrate.MIGRATIONS_DIR.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(migrate.MIGRATIONS_DIR).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def migrations_fingerprint(testsupport_settings: Settings) -> str:
+    """A hash of the migrations folder (or of the models' DDL for create_all): --reuse-db keeps a
+    template per value, so changed migrations always get a fresh one."""
+    return testsupport_settings.fingerprint
 
 
 @pytest.fixture(scope="session")
@@ -64,19 +59,18 @@ async def engine(
 ) -> AsyncIterator[AsyncEngine]:
     """The session's engine for the current database, disposed on the loop that opened it."""
     engine = engine_factory(database_url)
-    install_loop_guard(engine)
-    if engine.dialect.name == "sqlite":
-        throwaway_sqlite(engine)
     yield engine
     await engine.dispose()
 
 
 @pytest.fixture(scope="session")
-async def schema(engine: AsyncEngine, run_migrations: Callable[[Connection], None]) -> AsyncEngine:
-    """The migrated schema: Alembic runs on the engine's own connection, inside this loop.
-    (The async env.py template's asyncio.run() would fail here; env.py uses the shared connection.)
+async def schema(engine: AsyncEngine, run_migrations: Migrate, database: str) -> AsyncEngine:
+    """The engine, its database at the schema: migrated on the engine's own connection, inside this
+    loop (env.py must use the connection it is handed; asyncio.run() would fail here). PostgreSQL's
+    clone comes migrated from the run's template.
     https://alembic.sqlalchemy.org/en/latest/cookbook.html#sharing-a-connection-across-one-or-more-programmatic-migration-commands
     """
-    async with engine.begin() as connection:
-        await connection.run_sync(run_migrations)
+    if database == "sqlite":
+        async with engine.begin() as connection:
+            await connection.run_sync(run_migrations)
     return engine

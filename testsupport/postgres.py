@@ -39,8 +39,8 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import create_async_engine as make_engine
 
-from service.db import make_engine
 from testsupport import pgserver
 
 URL_ENV = "TEST_POSTGRES_URL"

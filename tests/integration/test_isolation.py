@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import User
+from tests.service_suite import use_service
 
 
 @pytest.mark.parametrize("round_", range(3))
@@ -56,7 +57,7 @@ INNER_SUITE = textwrap.dedent(
 def test_a_failing_test_leaves_nothing_behind(pytester: pytest.Pytester, database: str, database_url: str) -> None:
     # database_url: the outer run checks the target first, so a bad TEST_POSTGRES_URL stops it once
     # here instead of failing inside the inner run.
-    pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
+    use_service(pytester)
     pytester.makepyfile(test_inner=INNER_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-k", database)
     # 8 inner items: the other target (4) and trio x database (2) are deselected.

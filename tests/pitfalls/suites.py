@@ -13,7 +13,7 @@ class Pitfall:
     errors: list[str]  # fnmatch patterns the wrong setup prints
     outcome: dict[str, int]  # what the wrong setup's run ends with
     postgres: bool = True  # PITFALL_URL is PostgreSQL (asyncpg), else a SQLite file
-    conftest: str = ""  # for suites that use testsupport itself
+    conftest: str = ""  # for suites that use testsupport itself, configured as the service (tests/service_suite.py)
 
 
 FUNCTION_LOOP = """
@@ -363,7 +363,7 @@ PITFALLS = {
         ["*AppSessionUsedError: A request opened a database session while no test had bound the app's sessions*"],
         {"failed": 1, "deselected": 3},
         postgres=False,
-        conftest='pytest_plugins = ["testsupport.plugin"]',
+        conftest="# testsupport, configured as the service is",
     ),
     "loop-guard-message": Pitfall(
         "The function-scoped-loop setup with testsupport's loop guard: a readable error",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.pitfalls.suites import PITFALLS, Pitfall
+from tests.service_suite import use_service
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def run(
     pytester.makepyfile(test_suite=suite)
     args = ["-p", "no:asyncio", "-p", "no:cacheprovider", "-s"]
     if pitfall.conftest:  # a suite on testsupport itself: its SQLite target only
-        pytester.makeconftest(pitfall.conftest)
+        use_service(pytester, pitfall.conftest)
         args += ["-k", "sqlite"]
     return pytester.runpytest_subprocess(*args)
 

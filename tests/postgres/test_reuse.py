@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.service_suite import use_service
 from testsupport.postgres import CACHE_ENV, URL_ENV
 
 pytestmark = pytest.mark.postgres
 
 CONFTEST = """
 import os
-import pytest
-
-pytest_plugins = ["testsupport.plugin"]
 
 @pytest.fixture(scope="session")
 def migrations_fingerprint():
@@ -47,7 +45,7 @@ def test_template_is_kept_until_the_migrations_change(
 ) -> None:
     monkeypatch.delenv(URL_ENV, raising=False)
     monkeypatch.setenv(CACHE_ENV, str(cache_dir))
-    pytester.makeconftest(CONFTEST)
+    use_service(pytester, CONFTEST)
     pytester.makepyfile(test_inner=SUITE)
 
     def run(fingerprint: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.service_suite import use_service
 from testsupport.postgres import REQUIRE_ENV, URL_ENV, Server, embedded_server
 
 pytestmark = pytest.mark.postgres
@@ -43,7 +44,7 @@ def own_server() -> Iterator[Server]:
 
 
 def inner_run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
+    use_service(pytester)
     pytester.makepyfile(test_inner=INNER_SUITE)
     return pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-s", "-k", "postgres", *args)
 
@@ -152,7 +153,7 @@ def test_sigkill_of_the_test_run_leaves_no_server(pytester: pytest.Pytester, mon
     monkeypatch.delenv(URL_ENV, raising=False)
     marker = pytester.path / "server.json"
     monkeypatch.setenv("MARKER", str(marker))
-    pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
+    use_service(pytester)
     pytester.makepyfile(test_block=BLOCKING_SUITE)
     run = pytester.popen(
         [sys.executable, "-m", "pytest", "-p", "no:asyncio", "-p", "no:cacheprovider", "-k", "postgres"],

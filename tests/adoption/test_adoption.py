@@ -1,0 +1,241 @@
+"""testsupport adopted by apps that are not this repository's, configured only by the README's
+adoption blocks (read from README.md), with `service` unimportable in every inner run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.adoption.apps import FACTORY_APP, MODULE_GLOBAL_APP, readme_block, write
+
+BASE = ("-p", "no:asyncio", "-p", "no:cacheprovider")
+
+
+@pytest.fixture(autouse=True)
+def service_unimportable(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `service` package first on the inner runs' path that refuses to be imported."""
+    poison = pytester.mkdir("poison") / "service"
+    poison.mkdir()
+    (poison / "__init__.py").write_text('raise ImportError("testsupport must not import service")\n')
+    monkeypatch.setenv("PYTHONPATH", str(poison.parent))
+
+
+def no_production_database(pytester: pytest.Pytester) -> None:
+    # Both apps default to ./production.db: the tests must never have opened it.
+    assert not (pytester.path / "production.db").exists()
+
+
+def test_factory_app_with_alembic_on_both_databases(pytester: pytest.Pytester) -> None:
+    write(pytester, FACTORY_APP, readme_block("factory"))
+    result = pytester.runpytest_subprocess(*BASE)
+    # 3 database tests x 2 databases, the database-less one on asyncio and trio; trio x database deselected.
+    result.assert_outcomes(passed=8, deselected=6)
+    result.stdout.fnmatch_lines(["testsupport: embedded PostgreSQL started in * ms; template migrated in * ms"])
+    no_production_database(pytester)
+
+
+def test_factory_app_under_xdist(pytester: pytest.Pytester) -> None:
+    write(pytester, FACTORY_APP, readme_block("factory"))
+    result = pytester.runpytest_subprocess(*BASE, "-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=8)
+    no_production_database(pytester)
+
+
+def test_factory_app_with_no_migrations(pytester: pytest.Pytester) -> None:
+    write(pytester, FACTORY_APP, readme_block("factory"))
+    revision = pytester.path / "migrations" / "versions" / "0001_items.py"
+    revision.write_text(
+        revision.read_text().replace("    op.create_table(", "    raise RuntimeError('run')\n    op.create_table(")
+    )
+    result = pytester.runpytest_subprocess(*BASE, "--no-migrations", "-k", "sqlite")
+    result.assert_outcomes(passed=3, deselected=11)
+    result.stdout.fnmatch_lines(
+        ["testsupport: schema from create_all(notes_app.models:Base.metadata) (--no-migrations): migrations not run"]
+    )
+
+
+def test_module_global_app_on_both_databases(pytester: pytest.Pytester) -> None:
+    write(pytester, MODULE_GLOBAL_APP, readme_block("module-global"))
+    result = pytester.runpytest_subprocess(*BASE)
+    result.assert_outcomes(passed=6, deselected=4)
+    result.stdout.fnmatch_lines(
+        ["testsupport: schema from create_all(app.models:Base.metadata): no testsupport_alembic_config, *"]
+    )
+    no_production_database(pytester)
+
+
+def test_module_global_app_through_its_session_dependency(pytester: pytest.Pytester) -> None:
+    # The fallback: the module-global sessionmaker is left alone (it points at ./production.db);
+    # only the overridden dependency hands the handlers the test's sessions.
+    write(pytester, MODULE_GLOBAL_APP, readme_block("module-global"))
+    override = ("-o", "testsupport_sessionmaker=", "-o", "testsupport_session_dependency=app.deps:get_db")
+    result = pytester.runpytest_subprocess(*BASE, *override, "-k", "sqlite")
+    result.assert_outcomes(passed=2, deselected=8)
+    result.stdout.fnmatch_lines(["testsupport: the app's test sessions come from async_sessionmaker(engine) *"])
+    no_production_database(pytester)
+
+
+UNRELATED_SUITE = """
+import anyio
+import pytest
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def client():
+    return "the suite's own client"
+
+
+@pytest.mark.anyio
+async def test_marked(client):
+    await anyio.sleep(0)
+    assert client == "the suite's own client"
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_sync(n, client):
+    assert client.startswith("the suite")
+
+
+async def test_unmarked_is_not_run_by_anyio():
+    pass
+"""
+
+
+def outcomes(result: pytest.RunResult) -> list[str]:
+    return sorted(
+        line for line in result.outlines if re.match(r"test_\w+\.py::\S+ (PASSED|FAILED|SKIPPED|ERROR)", line)
+    )
+
+
+def test_installed_but_not_configured_changes_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_unrelated=UNRELATED_SUITE)
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
+    plain = pytester.runpytest_subprocess(*BASE, "-v", "-p", "no:testsupport")
+    with_it = pytester.runpytest_subprocess(*BASE, "-v")
+    assert outcomes(with_it) == outcomes(plain)
+    assert "test_unrelated.py::test_marked PASSED" in " ".join(outcomes(with_it))
+    assert with_it.parseoutcomes() == plain.parseoutcomes()
+    assert not [line for line in with_it.outlines if line.startswith("testsupport:")]
+
+
+NEEDY_FACTORY = {"needy.py": "def create_app(settings):\n    raise AssertionError('never called')\n"}
+FACTORY_KEYS = readme_block("factory")
+
+
+def ini(*lines: str) -> str:
+    return "[tool.pytest.ini_options]\n" + "".join(f"{line}\n" for line in lines)
+
+
+MISTAKES = {
+    "module-not-found": (
+        {},
+        ini('testsupport_app = "nowhere.main:app"', 'testsupport_metadata = "nowhere.models:Base"'),
+        "testsupport_app = 'nowhere.main:app': cannot import module 'nowhere.main' "
+        "(ModuleNotFoundError: No module named 'nowhere'). Fix: *",
+    ),
+    "attribute-not-found": (
+        FACTORY_APP,
+        FACTORY_KEYS.replace("notes_app.main:create_app", "notes_app.main:make_app"),
+        "testsupport_app = 'notes_app.main:make_app': 'notes_app.main' has no attribute 'make_app'. Fix: *",
+    ),
+    "factory-wants-more": (
+        {**FACTORY_APP, **NEEDY_FACTORY},
+        FACTORY_KEYS.replace("notes_app.main:create_app", "needy:create_app"),
+        "testsupport_app = 'needy:create_app': the factory requires 'settings', but testsupport passes only "
+        "`engine=` and `sessionmaker=` (each only if declared). Fix: give 'settings' a default, *",
+    ),
+    "sessionmaker-is-neither": (
+        FACTORY_APP,
+        FACTORY_KEYS.replace("notes_app.db:make_sessionmaker", "notes_app.db:os"),
+        "testsupport_sessionmaker = 'notes_app.db:os': a module, neither an async_sessionmaker nor a function *",
+    ),
+    "no-revisions": (
+        {**{k: v for k, v in FACTORY_APP.items() if "versions" not in k}, "migrations/versions/README": ""},
+        FACTORY_KEYS,
+        "testsupport_alembic_config = 'alembic.ini': the migrations folder */migrations has no revisions. Fix: *",
+    ),
+    "no-way-to-the-sessions": (
+        MODULE_GLOBAL_APP,
+        ini('testsupport_app = "app.main:app"', 'testsupport_metadata = "app.models:Base.metadata"'),
+        "testsupport_app = 'app.main:app': nothing tells testsupport how the app's handlers get their sessions*",
+    ),
+    "no-schema": (
+        FACTORY_APP,
+        ini('testsupport_app = "notes_app.main:create_app"'),
+        "*testsupport has no schema source. Fix: set testsupport_metadata = *",
+    ),
+    "key-without-app": (
+        {},
+        ini('testsupport_metadata = "app.models:Base.metadata"'),
+        "testsupport_metadata set without testsupport_app, so testsupport would ignore them. Fix: *",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_a_configuration_mistake_stops_the_run_naming_the_fix(pytester: pytest.Pytester, name: str) -> None:
+    files, config, message = MISTAKES[name]
+    write(pytester, files, config)
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    pytester.syspathinsert()
+    result = pytester.runpytest(*BASE)  # in process: it stops in pytest_configure, before any test
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_env_py_with_its_own_event_loop_names_the_recipe(pytester: pytest.Pytester) -> None:
+    own_loop = FACTORY_APP["migrations/env.py"].split("connection = config.attributes")[0]
+    write(
+        pytester, {**FACTORY_APP, "migrations/env.py": own_loop + "asyncio.run(run_async_migrations())\n"}, FACTORY_KEYS
+    )
+    result = pytester.runpytest_subprocess(*BASE, "-k", "sqlite and test_1", "-W", "ignore::RuntimeWarning")
+    result.assert_outcomes(errors=1, deselected=13)
+    result.stdout.fnmatch_lines(
+        [
+            "*MigrationsInLoopError: Alembic's env.py called asyncio.run() inside the tests' event loop*",
+            '*    connection = config.attributes.get("connection")',
+        ],
+        consecutive=False,
+    )
+
+
+def test_readme_blocks_are_what_the_service_uses_too() -> None:
+    # The service is configured like any adopter: its keys have the README's shape.
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert 'testsupport_app = "service.main:create_app"' in pyproject
+    assert 'testsupport_sessionmaker = "service.db:make_sessionmaker"' in pyproject
+
+
+def test_testsupport_imports_nothing_from_service() -> None:
+    root = Path(__file__).resolve().parents[2] / "testsupport"
+    offending = [
+        f"{path.name}: {line.strip()}"
+        for path in sorted(root.glob("*.py"))
+        for line in path.read_text().splitlines()
+        if re.match(r"\s*(from|import) service\b", line)
+    ]
+    assert offending == []
+
+
+def test_an_option_without_the_configuration_names_the_fix(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest(*BASE, "--reuse-db")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --reuse-db is testsupport's, which is not configured here. Fix: *"])
+
+
+def test_every_fixture_has_a_line_of_documentation(pytester: pytest.Pytester) -> None:
+    write(pytester, MODULE_GLOBAL_APP, readme_block("module-global"))
+    result = pytester.runpytest_subprocess(*BASE, "--fixtures")
+    ours = "\n".join(result.outlines[next(i for i, line in enumerate(result.outlines) if "from testsupport" in line) :])
+    for name in ("client", "client_headers", "db_session", "app_sessions", "schema", "anyio_session_runner"):
+        assert re.search(rf"^{name}\b", ours, re.MULTILINE), name
+    assert "no docstring available" not in ours

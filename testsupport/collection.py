@@ -1,0 +1,106 @@
+"""The hooks that shape the run, registered only when testsupport is configured: every async test
+runs under anyio on the session's loop; tests are grouped one block per backend and database;
+database tests are deselected on trio, and the run says so."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import Counter
+from collections.abc import Generator
+from inspect import iscoroutinefunction
+
+import pytest
+
+from testsupport import postgres
+from testsupport.config import Settings
+from testsupport.databases import DATABASES
+from testsupport.loop import BACKENDS
+
+# SQLAlchemy's async layer (pool queue, locks, clean-up) and both drivers are asyncio-only;
+# upstream declined an anyio port (sqlalchemy/awaitlet PR #7). ../shared/FINDINGS.md section 2.
+DB_BACKENDS = ("asyncio",)
+TRIO_REASON = "SQLAlchemy's async layer and its drivers run on asyncio only"
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+_backends_key = pytest.StashKey[list[str]]()
+_deselected_key = pytest.StashKey[Counter[str]]()
+_postgres_report_key = pytest.StashKey[str]()
+
+
+def start(config: pytest.Config, settings: Settings, backends: list[str]) -> None:
+    """Called from the entry point's pytest_configure once the configuration is checked."""
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[_backends_key] = backends
+    config.stash[_deselected_key] = Counter()
+    workerinput = getattr(config, "workerinput", None)  # set in xdist workers only
+    postgres.join_run(workerinput["workerid"] if workerinput else None, reuse=config.getoption("--reuse-db"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str, obj: object) -> None:
+    # Every async test runs under anyio and holds the session's runner, with no marker needed.
+    if collector.istestfunction(obj, name) and iscoroutinefunction(obj):
+        pytest.mark.anyio(obj)
+        pytest.mark.usefixtures("anyio_backend", "anyio_session_runner")(obj)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None]:
+    yield  # after pytest's own reordering, which groups by parameter only heuristically
+    chosen = config.stash[_backends_key]
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    counts = config.stash[_deselected_key]
+    for item in items:
+        backend, target = _params(item)
+        if backend is not None and backend not in chosen:
+            reason = "not in --anyio-backends" if _installed(backend) else f"{backend} is not installed"
+        elif backend is not None and target is not None and backend not in DB_BACKENDS:
+            reason = f"{backend} x database: {TRIO_REASON}"
+        else:
+            keep.append(item)
+            continue
+        dropped.append(item)
+        counts[reason] += 1
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    # One block per backend and, inside it, per database: each runner and each engine is set up
+    # exactly once. sort() is stable, so module order is kept inside a block.
+    targets = [str(p.id) for p in DATABASES]
+    keep.sort(key=lambda item: _block(item, BACKENDS, targets))
+    items[:] = keep
+
+
+def _installed(backend: str) -> bool:
+    return importlib.util.find_spec(backend) is not None
+
+
+def _params(item: pytest.Item) -> tuple[str | None, str | None]:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None, None
+    return callspec.params.get("anyio_backend"), callspec.params.get("database")
+
+
+def _block(item: pytest.Item, backends: tuple[str, ...], targets: list[str]) -> tuple[int, int]:
+    backend, target = _params(item)
+    return (
+        -1 if backend is None else backends.index(backend),
+        -1 if target is None else targets.index(target),
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    for note in config.stash[SETTINGS_KEY].notes:
+        terminalreporter.write_line(f"testsupport: {note}")
+    for reason, count in config.stash.get(_deselected_key, Counter()).items():
+        terminalreporter.write_line(f"testsupport: deselected {count} tests ({reason})")
+    report = config.stash.get(_postgres_report_key, "")
+    if report:
+        terminalreporter.write_line(f"testsupport: {report}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        session.config.stash[_postgres_report_key] = postgres.run_report()
+        postgres.finish_run()

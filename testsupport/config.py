@@ -1,0 +1,372 @@
+"""The project's configuration: the ``testsupport_*`` ini keys, read and checked once at start-up.
+
+Every mistake is a ``pytest.UsageError`` that names the key and the fix, before any test runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import sessionmaker as sync_sessionmaker
+
+from testsupport.plugin import KEYS
+
+Sessions = async_sessionmaker[AsyncSession]
+Migrate = Callable[[Connection], None]
+
+APP_PARAMS = ("engine", "sessionmaker")
+
+ENV_PY_FIX = """\
+Alembic's env.py called asyncio.run() inside the tests' event loop; testsupport runs the migrations
+on its own connection, in that loop. Fix: make env.py use the connection it is handed (Alembic
+cookbook, "Sharing a Connection across one or more programmatic migration commands"):
+
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        do_run_migrations(connection)  # context.configure(connection=connection, ...); run_migrations()
+    else:
+        asyncio.run(run_async_migrations())
+"""
+
+
+class MigrationsInLoopError(RuntimeError):
+    """Alembic's env.py tried to start an event loop of its own inside the tests' loop."""
+
+
+def usage_error(key: str, value: str, problem: str, fix: str) -> pytest.UsageError:
+    return pytest.UsageError(f"{key} = {value!r}: {problem}. Fix: {fix}")
+
+
+def resolve(key: str, value: str) -> Any:
+    """Import ``package.module:attr.sub``; every failure names the key, the part and the fix."""
+    module_name, sep, attribute = value.partition(":")
+    if not sep or not module_name or not attribute:
+        raise usage_error(key, value, "not an import path", "write it as 'package.module:attribute'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise usage_error(
+            key,
+            value,
+            f"cannot import module {module_name!r} ({type(exc).__name__}: {exc})",
+            "check the spelling, and that the package is installed in this environment or on pytest's "
+            "`pythonpath` ini key",
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any error importing the user's module is a configuration error
+        raise usage_error(
+            key, value, f"importing {module_name!r} raised {type(exc).__name__}: {exc}", "fix that module's import"
+        ) from None
+    done = module_name
+    for part in attribute.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise usage_error(
+                key, value, f"{done!r} has no attribute {part!r}", f"name an attribute that exists in {module_name}"
+            ) from None
+        done = f"{done}:{part}" if done == module_name else f"{done}.{part}"
+    return obj
+
+
+def _is_factory(obj: object) -> bool:
+    return inspect.isfunction(obj) or inspect.ismethod(obj) or isinstance(obj, functools.partial)
+
+
+@dataclass(frozen=True)
+class AppTarget:
+    """The app object, or a factory and the keyword arguments it declares."""
+
+    path: str
+    obj: Any
+    params: tuple[str, ...] | None  # None: an app object, not a factory
+
+    def build(self, engine: AsyncEngine, sessionmaker: Sessions) -> Any:
+        if self.params is None:
+            return self.obj
+        given = {"engine": engine, "sessionmaker": sessionmaker}
+        app = self.obj(**{name: given[name] for name in self.params})
+        if not callable(app):
+            pytest.fail(
+                f"testsupport_app = {self.path!r} returned {app!r}, not an ASGI app. Fix: return the app "
+                "(e.g. the FastAPI instance) from the factory.",
+                pytrace=False,
+            )
+        return app
+
+
+def app_target(value: str) -> AppTarget:
+    key = "testsupport_app"
+    obj = resolve(key, value)
+    if not _is_factory(obj):
+        if not callable(obj):
+            raise usage_error(
+                key, value, f"{type(obj).__name__} is neither an ASGI app nor a factory", "name the app or its factory"
+            )
+        return AppTarget(value, obj, None)
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError) as exc:
+        raise usage_error(key, value, f"its signature cannot be read ({exc})", "name a plain function") from None
+    params = []
+    for param in signature.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if param.name in APP_PARAMS:
+            if param.kind is param.POSITIONAL_ONLY:
+                raise usage_error(
+                    key, value, f"its parameter {param.name!r} is positional-only", "let it be passed by keyword"
+                )
+            params.append(param.name)
+        elif param.default is param.empty:
+            raise usage_error(
+                key,
+                value,
+                f"the factory requires {param.name!r}, but testsupport passes only `engine=` and "
+                "`sessionmaker=` (each only if declared)",
+                f"give {param.name!r} a default, or point testsupport_app at a function that takes "
+                "engine and/or sessionmaker and builds the app",
+            )
+    return AppTarget(value, obj, tuple(params))
+
+
+@dataclass(frozen=True)
+class SessionSource:
+    """How the app's handlers get their sessions in the tests."""
+
+    path: str
+    obj: Sessions | None = None  # a module-global sessionmaker, rebound per test
+    factory: Callable[[AsyncEngine], Sessions] | None = None  # called once per test engine
+
+    def make(self, engine: AsyncEngine) -> Sessions:
+        if self.obj is not None:
+            return self.obj
+        assert self.factory is not None
+        made = self.factory(engine)
+        if not isinstance(made, async_sessionmaker):
+            pytest.fail(
+                f"testsupport_sessionmaker = {self.path!r} returned {made!r}, not an async_sessionmaker. "
+                "Fix: return async_sessionmaker(engine, ...) from it.",
+                pytrace=False,
+            )
+        return made
+
+
+def session_source(value: str) -> SessionSource:
+    key = "testsupport_sessionmaker"
+    obj = resolve(key, value)
+    if isinstance(obj, async_sessionmaker):
+        return SessionSource(value, obj=obj)
+    if isinstance(obj, sync_sessionmaker):
+        raise usage_error(key, value, "a synchronous sessionmaker", "name the app's async_sessionmaker")
+    if callable(obj):
+        try:
+            inspect.signature(obj).bind(object())
+        except TypeError:
+            raise usage_error(
+                key, value, "a callable that does not take one argument (the engine)", "name a function of the engine"
+            ) from None
+        except ValueError:
+            pass  # a builtin without a signature: trust it
+        return SessionSource(value, factory=obj)
+    raise usage_error(
+        key,
+        value,
+        f"a {type(obj).__name__}, neither an async_sessionmaker nor a function of an engine returning one",
+        "name the async_sessionmaker the app's handlers use, or the function that makes it",
+    )
+
+
+@dataclass(frozen=True)
+class AlembicSource:
+    """The project's Alembic configuration and what identifies its migrations."""
+
+    path: Path
+    script_dir: Path
+    heads: tuple[str, ...]
+
+    def config(self) -> Any:
+        from alembic.config import Config
+
+        if self.path.suffix == ".toml":
+            return Config(toml_file=self.path)  # [tool.alembic], Alembic >= 1.16
+        return Config(file_=self.path)
+
+    def fingerprint(self) -> str:
+        """A hash of every file of the migrations folder: --reuse-db keeps one template per value."""
+        digest = hashlib.sha256()
+        for path in sorted(self.script_dir.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(self.script_dir).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def upgrade(self, connection: Connection) -> None:
+        """``alembic upgrade head`` on this sync connection, in the caller's transaction and loop."""
+        from alembic import command
+
+        config = self.config()
+        config.attributes["connection"] = connection
+        try:
+            command.upgrade(config, "head")
+        except RuntimeError as exc:
+            if "cannot be called from a running event loop" in str(exc):
+                raise MigrationsInLoopError(ENV_PY_FIX) from exc
+            raise
+
+
+def alembic_source(value: str, rootdir: Path) -> AlembicSource:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    key = "testsupport_alembic_config"
+    path = (rootdir / value).resolve()
+    if not path.is_file():
+        raise usage_error(key, value, f"{path} does not exist", "give the path of alembic.ini or pyproject.toml")
+    source = AlembicSource(path, path, ())
+    try:
+        script = ScriptDirectory.from_config(source.config())
+        heads = tuple(script.get_heads())
+    except CommandError as exc:
+        raise usage_error(key, value, f"Alembic cannot read it ({exc})", "fix what Alembic names") from None
+    except Exception as exc:  # noqa: BLE001 - a revision file that fails to import is a configuration error
+        raise usage_error(
+            key, value, f"loading the migrations raised {type(exc).__name__}: {exc}", "fix that revision file"
+        ) from None
+    if not heads:
+        raise usage_error(
+            key,
+            value,
+            f"the migrations folder {script.dir} has no revisions",
+            "create one (`alembic revision --autogenerate -m initial`), or remove testsupport_alembic_config "
+            "and set testsupport_metadata to build the schema with create_all",
+        )
+    if len(heads) > 1:
+        raise usage_error(
+            key, value, f"the migrations have several heads {sorted(heads)}", "merge them (`alembic merge heads`)"
+        )
+    return AlembicSource(path, Path(script.dir), heads)
+
+
+def metadata_of(value: str) -> MetaData:
+    key = "testsupport_metadata"
+    obj = resolve(key, value)
+    if not isinstance(obj, MetaData):
+        obj = getattr(obj, "metadata", obj)  # a declarative base stands for its metadata
+    if not isinstance(obj, MetaData):
+        raise usage_error(key, value, f"a {type(obj).__name__}, not a MetaData", "name e.g. 'pkg.models:Base.metadata'")
+    return obj
+
+
+def metadata_fingerprint(metadata: MetaData) -> str:
+    """A hash of the schema create_all would build (PostgreSQL's DDL), for --reuse-db."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    digest = hashlib.sha256()
+    for table in metadata.sorted_tables:
+        digest.update(str(CreateTable(table).compile(dialect=dialect)).encode())
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            digest.update(str(CreateIndex(index).compile(dialect=dialect)).encode())
+    return "metadata-" + digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the fixtures need, resolved from the ini keys and options."""
+
+    app: AppTarget
+    sessions: SessionSource | None
+    session_dependency: Callable[..., Any] | None
+    alembic: AlembicSource | None
+    metadata: MetaData | None
+    metadata_path: str
+    no_migrations: bool
+    notes: list[str] = field(default_factory=list)  # summary lines about the configuration
+
+    @property
+    def migrate(self) -> Migrate:
+        """Bring the database on a sync connection to the schema: Alembic, or create_all."""
+        if self.alembic is not None and not self.no_migrations:
+            return self.alembic.upgrade
+        assert self.metadata is not None
+        return self.metadata.create_all
+
+    @property
+    def fingerprint(self) -> str:
+        if self.alembic is not None and not self.no_migrations:
+            return self.alembic.fingerprint()
+        assert self.metadata is not None
+        return metadata_fingerprint(self.metadata)
+
+
+def load(config: pytest.Config) -> Settings | None:
+    """The project's settings, or None when testsupport is not configured (then it stays inert)."""
+    values = {key: str(config.getini(key) or "").strip() for key in KEYS}
+    if not values["testsupport_app"]:
+        stray = [key for key, value in values.items() if value]
+        if stray:
+            raise pytest.UsageError(
+                f"{', '.join(stray)} set without testsupport_app, so testsupport would ignore them. Fix: set "
+                "testsupport_app = 'package.module:app_or_factory' in [tool.pytest.ini_options], or remove them."
+            )
+        for option in ("--reuse-db", "--no-migrations"):
+            if config.getoption(option):
+                raise pytest.UsageError(
+                    f"{option} is testsupport's, which is not configured here. Fix: set testsupport_app in "
+                    "[tool.pytest.ini_options], or drop the option."
+                )
+        return None
+    rootdir = Path(config.rootpath)
+    app = app_target(values["testsupport_app"])
+    sessions = session_source(values["testsupport_sessionmaker"]) if values["testsupport_sessionmaker"] else None
+    dependency_path = values["testsupport_session_dependency"]
+    dependency = resolve("testsupport_session_dependency", dependency_path) if dependency_path else None
+    if dependency is not None and not callable(dependency):
+        raise usage_error(
+            "testsupport_session_dependency", dependency_path, "not callable", "name the dependency function"
+        )
+    takes_sessions = app.params is not None and "sessionmaker" in app.params
+    if not (takes_sessions or sessions or dependency):
+        raise pytest.UsageError(
+            f"testsupport_app = {app.path!r}: nothing tells testsupport how the app's handlers get their "
+            "sessions, so they would write outside the tests' transactions. Fix one of: "
+            "testsupport_sessionmaker = 'pkg.db:async_session' (the async_sessionmaker the handlers use, or a "
+            "function of an engine that makes it); a factory with a `sessionmaker` parameter; or, last, "
+            "testsupport_session_dependency = 'pkg.deps:get_db' (a dependency override: ~0.3 ms per request)."
+        )
+    no_migrations = bool(config.getoption("--no-migrations"))
+    alembic_path = values["testsupport_alembic_config"]
+    # --no-migrations: the migrations are neither run nor loaded.
+    alembic = alembic_source(alembic_path, rootdir) if alembic_path and not no_migrations else None
+    metadata_path = values["testsupport_metadata"]
+    metadata = metadata_of(metadata_path) if metadata_path else None
+    notes = []
+    if metadata is None and (alembic is None or no_migrations):
+        raise pytest.UsageError(
+            ("--no-migrations builds the schema with create_all, but " if no_migrations else "")
+            + "testsupport has no schema source. Fix: set testsupport_metadata = 'pkg.models:Base.metadata'"
+            + ("" if no_migrations else " and/or testsupport_alembic_config = 'alembic.ini'")
+            + " in [tool.pytest.ini_options]."
+        )
+    if sessions is None:
+        notes.append(
+            "the app's test sessions come from async_sessionmaker(engine) with SQLAlchemy's defaults; set "
+            "testsupport_sessionmaker to the app's own sessionmaker (or its function) to test with its settings"
+        )
+    if no_migrations:
+        notes.append(f"schema from create_all({metadata_path}) (--no-migrations): migrations not run")
+    elif alembic is None:
+        notes.append(f"schema from create_all({metadata_path}): no testsupport_alembic_config, migrations not tested")
+    return Settings(app, sessions, dependency, alembic, metadata, metadata_path, no_migrations, notes)
