@@ -161,7 +161,7 @@ def render(pitfall: Pitfall, runs: dict[str, SuiteRun], url: str) -> str:
     wrong, fixed = suite_file(pitfall.wrong), suite_file(pitfall.fixed)
     wrong_lines = wrong.read_text().splitlines()
     fixed_lines = fixed.read_text().splitlines()
-    where = "PostgreSQL (asyncpg)" if pitfall.postgres else "a SQLite file (aiosqlite), no server"
+    where = "PostgreSQL through asyncpg" if pitfall.postgres else "a SQLite file through aiosqlite, no server"
     out = [f"{pitfall.name}: {pitfall.title}", f"symptom: {pitfall.symptom}", f"runs on: {where}", ""]
     out.append(f"== The wrong setup ({wrong.name}; `-` marks what the fix changes) ==")
     out += _wrong_view(wrong_lines, fixed_lines)
@@ -170,7 +170,7 @@ def render(pitfall: Pitfall, runs: dict[str, SuiteRun], url: str) -> str:
         f"== Its run: pytest -v --tb=native {wrong.name} ==",
         *_run_view(runs[pitfall.wrong], pitfall.patterns(url)),
     ]
-    out += ["", "== The fix ==", *_diff_view(wrong_lines, fixed_lines, wrong.name)]
+    out += ["", "== The fix ==", *_diff_view(wrong_lines, fixed_lines, f"wrong/{wrong.name}", f"fixed/{fixed.name}")]
     out += ["", f"== Its run: pytest -v --tb=native {fixed.name} ==", *_run_view(runs[pitfall.fixed], [])]
     return "\n".join(out) + "\n"
 
@@ -188,9 +188,8 @@ def _wrong_view(wrong: list[str], fixed: list[str]) -> list[str]:
     return out
 
 
-def _diff_view(wrong: list[str], fixed: list[str], name: str) -> list[str]:
-    diff = difflib.unified_diff(wrong, fixed, f"wrong/{name}", f"fixed/{name}", n=2, lineterm="")
-    return list(diff)
+def _diff_view(wrong: list[str], fixed: list[str], wrong_name: str, fixed_name: str) -> list[str]:
+    return list(difflib.unified_diff(wrong, fixed, wrong_name, fixed_name, n=2, lineterm=""))
 
 
 def _run_view(run: SuiteRun, patterns: list[str]) -> list[str]:
