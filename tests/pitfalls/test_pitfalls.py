@@ -21,10 +21,7 @@ from testsupport.pitfalls.__main__ import main
 from testsupport.pitfalls.run import SuiteRun, render, run
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-NAMES = [
-    pytest.param(name, id=name, marks=pytest.mark.postgres if p.postgres else pytest.mark.sqlite)
-    for name, p in PITFALLS.items()
-]
+NAMES = list(PITFALLS)
 
 
 @dataclass
@@ -147,7 +144,6 @@ def test_list_names_every_pitfall_with_its_symptom(capsys: pytest.CaptureFixture
         assert pitfall.symptom in out
 
 
-@pytest.mark.sqlite
 def test_show_command_runs_a_pitfall(capsys: pytest.CaptureFixture[str]) -> None:
     """The command itself, end to end, on a pitfall that needs no server."""
     assert main(["show", "savepoint-leak-sqlite"]) == 0
