@@ -66,7 +66,7 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 def test_wrong_setup_fails_as_documented(runs: Runs, name: str) -> None:
     pitfall = PITFALLS[name]
     result = runs.of(pitfall, pitfall.wrong)
-    assert result.outcome() == pitfall.outcome, result.session_output
+    assert result.outcome() == pitfall.outcome, result.report()
     pytest.LineMatcher(result.lines()).fnmatch_lines(pitfall.patterns(runs.postgres_url), consecutive=False)
 
 
@@ -75,7 +75,7 @@ def test_fixed_setup_passes(runs: Runs, name: str) -> None:
     pitfall = PITFALLS[name]
     result = runs.of(pitfall, pitfall.fixed)
     outcome = result.outcome()
-    assert set(outcome) == {"passed"}, result.session_output
+    assert set(outcome) == {"passed"}, result.report()
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -12,6 +12,7 @@ it ran alone. Not part of any suite: a user's project runs one suite per session
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -25,12 +26,14 @@ LoggerState = tuple[int, bool, bool, list[logging.Handler]]
 LOGGING = pytest.StashKey[dict[logging.Logger, LoggerState]]()
 
 
+@functools.cache
 def _urls() -> dict[str, str]:
     urls: dict[str, str] = json.loads((ROOT / "urls.json").read_text())
     return urls
 
 
-URLS = _urls() if __name__ != "testsupport.pitfalls.harness" else {}  # read where it runs
+def _url(path: Path) -> str:
+    return _urls()[_suite(path)]
 
 
 def _suite(path: Path) -> str:
@@ -55,12 +58,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collectstart(collector: pytest.Collector) -> None:
     if isinstance(collector, pytest.Module):
-        os.environ["DATABASE_URL"] = URLS[_suite(collector.path)]
+        os.environ["DATABASE_URL"] = _url(collector.path)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
-    os.environ["DATABASE_URL"] = URLS[_suite(item.path)]
+    os.environ["DATABASE_URL"] = _url(item.path)
     if nextitem is not None and _suite(nextitem.path) != _suite(item.path):
         nextitem = None  # tear the whole stack down, session included (what pytest does last)
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)

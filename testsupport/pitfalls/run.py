@@ -61,6 +61,12 @@ class SuiteRun:
     def lines(self) -> list[str]:
         return [line for case in self.cases for line in case.text.splitlines()]
 
+    def report(self) -> str:
+        """The suite's own results, for an assertion message (the whole session's if it has none)."""
+        if not self.cases:
+            return self.session_output
+        return "\n".join(f"--- {case.name} {case.outcome}\n{case.text}" for case in self.cases)
+
 
 def suite_file(folder: str) -> Path:
     (path,) = (SUITES / folder).glob("test_*.py")
@@ -112,7 +118,16 @@ def run(pitfalls: Iterable[Pitfall], postgres_url: str | None, work: Path) -> di
 def _start(root: Path, folders: list[str], extra: list[str]) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PITFALL"))}
     env.pop("DATABASE_URL", None)
-    command = [sys.executable, "-m", "pytest", *PYTEST_ARGS, f"--junitxml={root / 'junit.xml'}", *extra, *folders]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *PYTEST_ARGS,
+        f"--junitxml={root / 'junit.xml'}",
+        f"--basetemp={root / 'tmp'}",  # the suites' tmp_path inside ``work`` too
+        *extra,
+        *folders,
+    ]
     return subprocess.Popen(
         command,
         cwd=root,
