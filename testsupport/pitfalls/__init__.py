@@ -4,6 +4,10 @@
 setup's code, its real error, the fix and its passing run. testsupport's own tests run the same
 suites (tests/pitfalls). The suites are in ``suites/``, one folder per pitfall with ``wrong/`` and
 ``fixed/``; ``suites/myapp.py`` is the small app they test, standing for a user's project.
+
+Adding one: a folder ``suites/NAME/`` with ``wrong/test_NAME.py`` and ``fixed/test_NAME.py`` (the
+database in ``DATABASE_URL``), an entry below, a row in the README's pitfall table, and a row in
+its error index for each message it prints (tests/pitfalls checks all three).
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ it ran alone. Not part of any suite: a user's project runs one suite per session
   included, as at the end of a session: a suite's session fixtures hold anyio's runner (its event
   loop) open, and must not hand that loop to the next suite.
 - Then logging is put back as it was: Alembic's env.py runs logging.config.fileConfig(), which
-  disables every existing logger (SQLAlchemy's pool among them) for the rest of the process.
+  disables every existing logger (SQLAlchemy's pool among them) for the rest of the process
+  (disable_existing_loggers defaults to True:
+  https://docs.python.org/3/library/logging.config.html#logging.config.fileConfig).
 """
 
 from __future__ import annotations
