@@ -8,6 +8,7 @@ for the whole run: each suite's own tests are read from its testcases in the ses
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import glob
 import re
@@ -15,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from testsupport.pitfalls import PITFALLS, Pitfall
 from testsupport.pitfalls.__main__ import main
-from testsupport.pitfalls.run import SuiteRun, render, run
+from testsupport.pitfalls.run import SuiteRun, postgres_for_pitfalls, render, run
+from testsupport.postgres import PostgresUnavailable
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 NAMES = list(PITFALLS)
@@ -150,3 +154,21 @@ def test_show_command_runs_a_pitfall(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "AssertionError: assert 1 == 0" in out
     assert out.rstrip().endswith("2 passed")
+
+
+def test_show_gets_a_throwaway_postgres_of_its_own() -> None:
+    """`show` on a PostgreSQL pitfall starts the embedded server and gives the suites a database."""
+
+    async def select_one(url: str) -> int:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return int(await conn.scalar(text("SELECT 1")))
+        finally:
+            await engine.dispose()
+
+    try:
+        with postgres_for_pitfalls() as url:
+            assert asyncio.run(select_one(url)) == 1
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
