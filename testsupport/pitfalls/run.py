@@ -73,10 +73,13 @@ def suite_file(folder: str) -> Path:
     return path
 
 
-def run(pitfalls: Iterable[Pitfall], postgres_url: str | None, work: Path) -> dict[str, SuiteRun]:
+def run(
+    pitfalls: Iterable[Pitfall], postgres_url: str | None, work: Path, timeout: float = 300.0
+) -> dict[str, SuiteRun]:
     """Run the wrong and fixed suites of ``pitfalls`` (PostgreSQL ones on ``postgres_url``) under
-    ``work``; returns each suite's run by folder. At most two pytest sessions, run side by side:
-    one for every plain suite and one per suite on testsupport itself."""
+    ``work``; returns each suite's run by folder. The pytest sessions run side by side: one for
+    every plain suite, one for each suite on testsupport itself. A session still running after
+    ``timeout`` seconds (a pitfall that hangs) is killed; its suites have no cases then."""
     chosen = list(pitfalls)
     plain = sorted({f for p in chosen if not p.testsupport for f in (p.wrong, p.fixed)})
     if postgres_url is None and any(p.postgres for p in chosen):
@@ -104,7 +107,11 @@ def run(pitfalls: Iterable[Pitfall], postgres_url: str | None, work: Path) -> di
         sessions.append((_start(root, folders, ["-k", "sqlite"]), root, base + "/", folders))
     runs: dict[str, SuiteRun] = {}
     for process, root, prefix, folders in sessions:
-        output, _ = process.communicate()
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output = process.communicate()[0] + f"\n(killed after {timeout:.0f} s)"
         for folder in folders:
             runs[prefix + folder] = SuiteRun(prefix + folder, session_output=output)
         junit = root / "junit.xml"
