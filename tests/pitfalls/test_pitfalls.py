@@ -1,50 +1,174 @@
 """Each wrong setup, run as a small suite of its own: it fails with the error users meet; the
-fixed setup next to it passes. The suites are in tests/pitfalls/suites.py."""
+fixed setup next to it passes. The suites and their registry are testsupport.pitfalls, the same
+ones `python -m testsupport.pitfalls show NAME` runs.
+
+All suites run in one inner pytest session (plus one for the suite on testsupport itself), once
+for the whole run: each suite's own tests are read from its testcases in the session's JUnit XML.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import fnmatch
+import glob
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.pitfalls.suites import PITFALLS, Pitfall
-from tests.service_suite import use_service
+from testsupport.pitfalls import PITFALLS, Pitfall
+from testsupport.pitfalls.__main__ import main
+from testsupport.pitfalls.run import SuiteRun, postgres_for_pitfalls, render, run
+from testsupport.postgres import PostgresUnavailable
 
-
-@pytest.fixture
-def pitfall_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    pitfall: Pitfall = PITFALLS[request.node.callspec.params["name"]]
-    if pitfall.postgres:
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('pitfall') / 'db.sqlite'}"
+README = Path(__file__).resolve().parents[2] / "README.md"
+NAMES = list(PITFALLS)
 
 
-def run(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, url: str, pitfall: Pitfall, suite: str
-) -> pytest.RunResult:
-    monkeypatch.setenv("PITFALL_URL", url)
-    pytester.makepyfile(test_suite=suite)
-    args = ["-p", "no:asyncio", "-p", "no:cacheprovider", "-s"]
-    if pitfall.conftest:  # a suite on testsupport itself: its SQLite target only
-        use_service(pytester, pitfall.conftest)
-        args += ["-k", "sqlite"]
-    return pytester.runpytest_subprocess(*args)
+@dataclass
+class Runs:
+    suites: dict[str, SuiteRun]
+    postgres_url: str
+    postgres_skipped: str  # why the PostgreSQL pitfalls did not run, if they did not
+
+    def of(self, pitfall: Pitfall, folder: str) -> SuiteRun:
+        if folder not in self.suites:
+            assert pitfall.postgres, f"{folder} did not run"
+            assert self.postgres_skipped, f"{folder} did not run"
+            pytest.skip(self.postgres_skipped)
+        return self.suites[folder]
 
 
-@pytest.mark.parametrize("name", list(PITFALLS))
-def test_wrong_setup_fails_as_documented(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pitfall_url: str, name: str
-) -> None:
+@pytest.fixture(scope="session")
+def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """The suites of the pitfalls this session selected, run once."""
+    selected: set[str] = set()
+    for item in request.session.items:
+        if item.path != Path(__file__):
+            continue
+        if item.name.startswith("test_readme_error_index"):  # it checks every pitfall
+            selected = set(PITFALLS)
+            break
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "name" in callspec.params:
+            selected.add(callspec.params["name"])
+    chosen = [p for p in PITFALLS.values() if p.name in selected]
+    url, skipped = "", ""
+    if any(p.postgres for p in chosen):
+        try:
+            url = request.getfixturevalue("postgres_url")
+        except pytest.skip.Exception as exc:
+            skipped = str(exc)
+            chosen = [p for p in chosen if not p.postgres]
+    return Runs(run(chosen, url or None, tmp_path_factory.mktemp("pitfalls")), url, skipped)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wrong_setup_fails_as_documented(runs: Runs, name: str) -> None:
     pitfall = PITFALLS[name]
-    result = run(pytester, monkeypatch, pitfall_url, pitfall, pitfall.wrong)
-    result.assert_outcomes(**pitfall.outcome)
-    result.stdout.fnmatch_lines(pitfall.errors, consecutive=False)
+    result = runs.of(pitfall, pitfall.wrong)
+    assert result.outcome() == pitfall.outcome, result.report()
+    pytest.LineMatcher(result.lines()).fnmatch_lines(pitfall.patterns(runs.postgres_url), consecutive=False)
 
 
-@pytest.mark.parametrize("name", list(PITFALLS))
-def test_fixed_setup_passes(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pitfall_url: str, name: str
-) -> None:
+@pytest.mark.parametrize("name", NAMES)
+def test_fixed_setup_passes(runs: Runs, name: str) -> None:
     pitfall = PITFALLS[name]
-    result = run(pytester, monkeypatch, pitfall_url, pitfall, pitfall.right)
-    assert result.ret == 0, result.stdout.str()
-    assert result.parseoutcomes().get("failed", 0) == 0
+    result = runs.of(pitfall, pitfall.fixed)
+    outcome = result.outcome()
+    assert set(outcome) == {"passed"}, result.report()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_show_prints_the_error_and_a_passing_fix(runs: Runs, name: str) -> None:
+    pitfall = PITFALLS[name]
+    runs.of(pitfall, pitfall.wrong)
+    shown = render(pitfall, runs.suites, runs.postgres_url)
+    wrong_run, fix_run = shown.split("== Its run: ")[1:]
+    lines = [line.strip() for line in wrong_run.splitlines()]
+    pytest.LineMatcher(lines).fnmatch_lines(pitfall.patterns(runs.postgres_url), consecutive=False)
+    assert ", ".join(f"{n} {k}" for k, n in pitfall.outcome.items()) in lines
+    assert re.fullmatch(r"\d+ passed", fix_run.strip().splitlines()[-1]), shown
+
+
+def readme_table(heading: str) -> list[list[str]]:
+    """The rows of the first table after ``heading`` in the README, as lists of cells."""
+    lines = README.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    table: list[list[str]] = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if not set("".join(cells)) <= set("-: "):  # not the |---| line
+            table.append(cells)
+    return table[1:]  # the header row is not data
+
+
+def test_readme_error_index_is_what_the_pitfalls_print(runs: Runs) -> None:
+    """Every message in the README's error index is printed by each pitfall the row names."""
+    rows = readme_table("| the error says |")
+    assert rows
+    checked = 0
+    for message_cell, names_cell, *_ in rows:
+        (message,) = re.findall(r"`([^`]+)`", message_cell)
+        names = re.findall(r"`([^`]+)`", names_cell)
+        assert names, message_cell
+        pattern = "*" + "*".join(glob.escape(part) for part in message.split("...")) + "*"
+        for name in names:
+            pitfall = PITFALLS[name]
+            suite = runs.suites.get(pitfall.wrong)
+            if suite is None:
+                assert pitfall.postgres
+                assert runs.postgres_skipped
+                continue
+            assert any(fnmatch.fnmatchcase(line, pattern) for line in suite.lines()), (name, message)
+            checked += 1
+    if runs.postgres_skipped:
+        pytest.skip(f"PostgreSQL rows unchecked: {runs.postgres_skipped}")
+    assert checked >= len(rows)
+
+
+def test_readme_table_gives_each_pitfall_and_its_show_command() -> None:
+    rows = readme_table("| NAME | wrong setup |")
+    names = [re.findall(r"`([^`]+)`", row[0])[0] for row in rows]
+    assert names == list(PITFALLS)
+    for name, row in zip(names, rows, strict=True):
+        assert f"`uv run python -m testsupport.pitfalls show {name}`" in row[-1]
+
+
+def test_list_names_every_pitfall_with_its_symptom(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for pitfall in PITFALLS.values():
+        assert f"{pitfall.name}  " in out
+        assert pitfall.symptom in out
+
+
+def test_show_command_runs_a_pitfall(capsys: pytest.CaptureFixture[str]) -> None:
+    """The command itself, end to end, on a pitfall that needs no server."""
+    assert main(["show", "savepoint-leak-sqlite"]) == 0
+    out = capsys.readouterr().out
+    assert "AssertionError: assert 1 == 0" in out
+    assert out.rstrip().endswith("2 passed")
+
+
+def test_show_gets_a_throwaway_postgres_of_its_own() -> None:
+    """`show` on a PostgreSQL pitfall starts the embedded server and gives the suites a database."""
+
+    async def select_one(url: str) -> int:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return int(await conn.scalar(text("SELECT 1")))
+        finally:
+            await engine.dispose()
+
+    try:
+        with postgres_for_pitfalls() as url:
+            assert asyncio.run(select_one(url)) == 1
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))

@@ -1,0 +1,3 @@
+async def test_create_user(client):  # testsupport's `client`: the app's sessions on the test's connection
+    response = await client.post("/users", json={"email": "a@example.com", "name": "A"})
+    assert response.status_code == 201
