@@ -38,6 +38,7 @@ from testsupport.databases import (
     sqlite_url,
 )
 from testsupport.engine import engine, engine_factory, migrations_fingerprint, run_migrations, schema
+from testsupport.interrupt import pytest_pyfunc_call as pytest_pyfunc_call
 from testsupport.loop import BACKENDS, anyio_backend, anyio_session_runner
 from testsupport.queries import count_queries
 from testsupport.transaction import db_connection, db_session
@@ -181,6 +182,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(f"testsupport: {report}")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown of what an interrupted run left set up
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if not hasattr(session.config, "workerinput"):
         session.config.stash[_postgres_report_key] = postgres.run_report()
