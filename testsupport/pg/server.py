@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -38,15 +38,24 @@ class Server:
             hide_password=False
         )
 
-    def execute(self, *statements: str) -> list[Any]:
-        async def go() -> list[Any]:
-            conn = await asyncpg.connect(asyncpg_dsn(self.admin_url), timeout=10)
+    def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]], database: str | None = None) -> T:
+        """``work`` on a connection of its own (to the admin database, or ``database``)."""
+        url = self.admin_url if database is None else self.admin_url.set(database=database)
+
+        async def go() -> T:
+            conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
             try:
-                return [await conn.fetch(s) for s in statements]
+                return await work(conn)
             finally:
                 await conn.close()
 
         return in_thread(lambda: asyncio.run(go()))
+
+    def execute(self, *statements: str) -> list[Any]:
+        async def fetch_all(conn: asyncpg.Connection) -> list[Any]:
+            return [await conn.fetch(s) for s in statements]
+
+        return self.run(fetch_all)
 
     def version_num(self) -> int:
         return int(self.execute("SHOW server_version_num")[0][0][0])
@@ -54,13 +63,15 @@ class Server:
     def databases(self) -> set[str]:
         return {row[0] for row in self.execute("SELECT datname FROM pg_database")[0]}
 
-    def create_database(self, name: str, template: str | None = None) -> str:
+    def create_database(self, name: str, template: str | None = None, then: tuple[str, ...] = ()) -> str:
+        """Create ``name`` (empty, or a clone of ``template``), then run ``then`` on the same
+        connection (the owner's COMMENT on a user's server)."""
         if template is None:
-            self.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            self.execute(f'CREATE DATABASE "{name}" TEMPLATE template0', *then)
         else:
             # FILE_COPY clones by copying files (6-90 ms) instead of WAL-logging every block.
             strategy = " STRATEGY FILE_COPY" if self.version_num() >= 150000 else ""
-            self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
+            self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}', *then)
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:

@@ -13,22 +13,37 @@ from sqlalchemy.engine import make_url
 from testsupport.pg.embedded import start_embedded, stop_supervisor
 from testsupport.pg.runstate import ignore_errors, read_json, reuse, run_lock, state_path, write_json
 from testsupport.pg.server import Server
-from testsupport.pg.userserver import URL_ENV, external_server
+from testsupport.pg.userserver import (
+    URL_ENV,
+    external_server,
+    start_holder,
+    stop_holder,
+    sweep_dead_runs,
+    user_server,
+)
 
 
 def shared_server() -> tuple[Server, dict[str, Any]]:
-    """The run's server, started (or checked) once for all xdist workers."""
+    """The run's server, started (or checked) once for all xdist workers. On the user's server,
+    this run's lock is taken before it creates anything, and what dead runs left is dropped."""
     with run_lock() as state:
         info = read_json(state / "server.json")
         if not info:
             raw = os.environ.get(URL_ENV)
             if raw:
                 server = external_server(raw)
-                info = {"admin_url": server.admin_url.render_as_string(hide_password=False), "external": True}
+                holder_pid = start_holder(server)
+                swept = sweep_dead_runs(server)
+                # No URL here: it may hold a password. Every process reads it from the environment.
+                info = {"external": True, "holder_pid": holder_pid, "swept": swept}
             else:
                 info = start_embedded(reuse())
             write_json(state / "server.json", info)
-    return Server(make_url(info["admin_url"])), info
+    return _server(info), info
+
+
+def _server(info: dict[str, Any]) -> Server:
+    return user_server() if info.get("external") else Server(make_url(info["admin_url"]))
 
 
 def finish_run() -> None:
@@ -39,7 +54,9 @@ def finish_run() -> None:
         return
     info = read_json(state / "server.json")
     if info.get("template") and not reuse():
-        ignore_errors(lambda: Server(make_url(info["admin_url"])).drop_database(info["template"]))
+        ignore_errors(lambda: _server(info).drop_database(info["template"]))
+    if info.get("holder_pid"):
+        stop_holder(int(info["holder_pid"]))
     if info.get("supervisor_pid"):
         stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
     shutil.rmtree(state, ignore_errors=True)
@@ -52,6 +69,9 @@ def run_report() -> str:
         return ""
     if info.get("external"):
         source = f"PostgreSQL from {URL_ENV}"
+        swept = info.get("swept") or {}
+        if swept.get("dropped"):
+            source += f" (dropped {len(swept['dropped'])} databases left by {swept['runs']} killed runs)"
     else:
         kept = ", kept cluster" if info.get("kept_cluster") else ""
         source = f"embedded PostgreSQL started in {info['start_seconds'] * 1000:.0f} ms{kept}"

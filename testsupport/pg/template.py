@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from testsupport.pg.runstate import read_json, reuse, run_id, run_lock, write_json
 from testsupport.pg.server import Server, in_thread
+from testsupport.pg.userserver import owner_comment
 
 Migrate = Callable[[Connection], None]
 KEPT_PREFIX = "test_template_"
@@ -63,7 +64,8 @@ def migrated_template(server: Server, migrate: Migrate, fingerprint: str = "") -
                 info.update(template_reused=reused)
             else:
                 name = f"test_{run_id()}_template"
-                migrate_template(server.create_database(name), migrate)
+                then = (owner_comment(server, name),) if info.get("external") else ()
+                migrate_template(server.create_database(name, then=then), migrate)
             info.update(template=name, template_seconds=round(time.perf_counter() - started, 3))
             write_json(state / "server.json", info)
     template: str = info["template"]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from testsupport.pg.errors import PostgresMisconfigured
-from testsupport.pg.runstate import run_id
-from testsupport.pg.server import Server, shown
+from testsupport.pg import holder
+from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured
+from testsupport.pg.runstate import owner_pid, run_id
+from testsupport.pg.server import Server, asyncpg_dsn, shown
 
 URL_ENV = "TEST_POSTGRES_URL"
 
@@ -59,3 +64,86 @@ def external_server(raw: str) -> Server:
     except asyncpg.PostgresError as exc:
         raise PostgresMisconfigured(f"{URL_ENV}={shown(url)}: {exc}. {hint}") from None
     return server
+
+
+# The holder outlives the function that starts it; keep its Popen so it is reaped, not leaked.
+_holders: dict[int, subprocess.Popen[str]] = {}
+
+
+def user_server() -> Server:
+    """The user's server again, in any process of the run: its URL (and password) is read from
+    the environment each time and never written to the run's files."""
+    return parse_url(os.environ[URL_ENV])
+
+
+def start_holder(server: Server) -> int:
+    """Start the process that holds this run's lock on the server (see pg.holder); its pid."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "testsupport.pg.holder", str(owner_pid()), run_id()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl-C goes to pytest; the holder ends with the run
+    )
+    stdin, stdout, stderr = process.stdin, process.stdout, process.stderr
+    assert stdin is not None
+    assert stdout is not None
+    assert stderr is not None
+    stdin.write(asyncpg_dsn(server.admin_url) + "\n")  # not argv: others can read that
+    stdin.close()
+    if stdout.readline().strip() != "ready":
+        process.wait()
+        raise PostgresFailedToStart(
+            f"could not hold this run's lock on {URL_ENV}={shown(server.admin_url)}: {stderr.read()[-2000:]}"
+        )
+    stdout.close()
+    stderr.close()
+    _holders[process.pid] = process
+    return process.pid
+
+
+def stop_holder(pid: int) -> None:
+    try:
+        os.kill(pid, 15)
+    except ProcessLookupError:
+        return
+    child = _holders.pop(pid, None)
+    if child is not None:
+        child.wait(10)
+
+
+def owner_comment(server: Server, database: str) -> str:
+    """The statement that records this run as ``database``'s owner."""
+    record = holder.owner_record(run_id(), owner_pid(), server.admin_url.database or "")
+    return holder.comment_sql(database, record)
+
+
+def sweep_dead_runs(server: Server) -> dict[str, Any]:
+    """Drop the databases of runs whose lock nobody holds any more (their run died), on any
+    host; databases of live runs and databases without an owner record are left alone."""
+    owned = holder.parse_owned(server.execute(holder.OWNED_DATABASES)[0])
+    dropped: list[str] = []
+    runs = 0
+    for lock_database in sorted({db for _, db in owned}):
+        mine = {run: names for (run, db), names in owned.items() if db == lock_database}
+
+        async def sweep(conn: asyncpg.Connection, mine: dict[str, list[str]] = mine) -> None:
+            nonlocal runs
+            for run, names in sorted(mine.items()):
+                key = holder.lock_key(run)
+                if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                    continue  # held: that run is alive
+                try:
+                    runs += 1
+                    for name in names:
+                        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                        dropped.append(name)
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", key)
+
+        try:
+            server.run(sweep, database=lock_database)
+        except (OSError, asyncpg.PostgresError):
+            continue  # that database is gone or not ours to reach: we cannot tell, so keep
+    return {"dropped": sorted(dropped), "runs": runs}

@@ -12,6 +12,7 @@ from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured, 
 from testsupport.pg.runstate import ignore_errors, run_id, worker
 from testsupport.pg.shared import shared_server
 from testsupport.pg.template import Migrate, migrated_template
+from testsupport.pg.userserver import owner_comment
 
 REQUIRE_ENV = "TESTSUPPORT_REQUIRE_POSTGRES"  # CI: a missing PostgreSQL fails instead of skipping
 
@@ -27,10 +28,11 @@ def postgres_database(migrate: Migrate | None, suffix: str = "", fingerprint: st
     message that names the fix."""
     __tracebackhide__ = True
     try:
-        server, _ = shared_server()
+        server, info = shared_server()
         template = migrated_template(server, migrate, fingerprint) if migrate is not None else None
         name = worker_database_name(suffix)
-        url = server.create_database(name, template)
+        then = (owner_comment(server, name),) if info.get("external") else ()
+        url = server.create_database(name, template, then=then)
     except PostgresUnavailable as exc:
         if os.environ.get(REQUIRE_ENV):
             pytest.fail(f"{REQUIRE_ENV} is set and {exc}", pytrace=False)

@@ -1,0 +1,127 @@
+"""On the user's server (TEST_POSTGRES_URL) each database a run creates names its owner, so a
+later run, on any host, drops what killed runs left and leaves live runs' databases alone; and no
+file of the run holds the URL's password (issue 13 item 5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from testsupport.postgres import URL_ENV, Server
+
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")]
+
+SUITE = textwrap.dedent(
+    """
+    import json, os, pathlib, stat, tempfile, time
+
+    async def test_uses_the_database(db_session):
+        marker = os.environ.get("MARKER")
+        if not marker:
+            return
+        state = pathlib.Path(tempfile.gettempdir()) / f"testsupport-{os.environ['TESTSUPPORT_RUN_ID']}"
+        server_json = state / "server.json"
+        report = {
+            "run_id": os.environ["TESTSUPPORT_RUN_ID"],
+            "server_json": server_json.read_text(),
+            "mode": stat.S_IMODE(server_json.stat().st_mode),
+        }
+        pathlib.Path(marker).write_text(json.dumps(report))
+        time.sleep(300)  # until killed
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        time.sleep(0.02)
+
+
+def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_server: Server
+) -> None:
+    own_server.execute(
+        "DO $$ BEGIN CREATE ROLE owner_role LOGIN CREATEDB PASSWORD 'owner-secret'; "
+        "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    )
+    url = f"postgresql://owner_role:owner-secret@/postgres?host={own_server.admin_url.query['host']}"
+    monkeypatch.setenv(URL_ENV, url)
+    pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
+    pytester.makepyfile(test_inner=SUITE)
+    command = [sys.executable, "-m", "pytest", "-p", "no:asyncio", "-p", "no:cacheprovider", "-k", "postgres"]
+
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start_blocked(name: str) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+        marker = pytester.path / name
+        monkeypatch.setenv("MARKER", str(marker))
+        run = pytester.popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(run)
+        _wait_for(lambda: marker.exists() or run.poll() is not None, f"the {name} run's test to start", 60)
+        assert run.poll() is None, f"the {name} run ended early"
+        report: dict[str, object] = json.loads(marker.read_text())
+        return run, report
+
+    def of_run(report: dict[str, object]) -> set[str]:
+        return {name for name in own_server.databases() if name.startswith(f"test_{report['run_id']}_")}
+
+    try:
+        live, live_report = start_blocked("live")
+        dead, dead_report = start_blocked("dead")
+        for report in (live_report, dead_report):
+            assert "owner-secret" not in str(report["server_json"])  # the URL stays in the environment
+            assert report["mode"] == 0o600
+        live_dbs, dead_dbs = of_run(live_report), of_run(dead_report)
+        assert {name.rsplit("_", 1)[1] for name in dead_dbs} == {"template", "main"}
+        main = f"test_{dead_report['run_id']}_main"
+        comment = own_server.execute(
+            f"SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{main}'"
+        )[0][0][0]
+        record = json.loads(comment)
+        assert record["testsupport"] == dead_report["run_id"]
+        assert record["pid"] == dead.pid
+        assert {"host", "boot_id", "started", "lock"} <= set(record)
+
+        # The whole run dies at once, the holder of its lock too (a crash, a killed container).
+        holder = json.loads(str(dead_report["server_json"]))["holder_pid"]
+        os.kill(dead.pid, signal.SIGKILL)
+        os.kill(holder, signal.SIGKILL)
+        dead.wait()
+        _wait_for(lambda: not _alive(holder), "the killed holder to be gone")
+        assert of_run(dead_report) == dead_dbs  # nobody was left to clean up
+
+        monkeypatch.delenv("MARKER")
+        result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-k", "postgres")
+        result.assert_outcomes(passed=1, deselected=3)
+        result.stdout.fnmatch_lines(["*PostgreSQL from TEST_POSTGRES_URL (dropped 2 databases left by 1 killed runs)*"])
+        assert not of_run(dead_report)
+        assert of_run(live_report) == live_dbs
+
+        # Only pytest dies: the holder sees it and drops the run's databases at once.
+        os.kill(live.pid, signal.SIGKILL)
+        live.wait()
+        _wait_for(lambda: not of_run(live_report), "the live run's holder to drop its databases")
+    finally:
+        for run in started:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
