@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 import time
 
 import pytest
 
+from tests.inner import popen
 from testsupport.postgres import URL_ENV
 
 pytestmark = pytest.mark.postgres
@@ -38,32 +38,27 @@ SUITE = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT to a process group")
-@pytest.mark.parametrize("mode", ["awaiting", "busy"])
-def test_ctrl_c_exits_with_code_2_and_one_line(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str
-) -> None:
+def test_ctrl_c_exits_with_code_2_and_one_line(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(URL_ENV, raising=False)
-    marker = pytester.path / "running"
-    monkeypatch.setenv("MARKER", str(marker))
-    monkeypatch.setenv("MODE", mode)
     pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
     pytester.makepyfile(test_interrupt=SUITE)
-    run = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:asyncio", "-p", "no:cacheprovider", "-k", "postgres"],
-        cwd=pytester.path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # a process group of its own, as a terminal gives a command
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert run.poll() is None, run.communicate()[0].decode()
-        assert time.monotonic() < deadline, "the inner test did not start in 60 s"
-        time.sleep(0.02)
-    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-    output = run.communicate(timeout=60)[0].decode()
+    runs = {}
+    for mode in ("awaiting", "busy"):  # at once: each run's start-up is most of its time
+        monkeypatch.setenv("MARKER", str(pytester.path / mode))
+        monkeypatch.setenv("MODE", mode)
+        runs[mode] = popen(pytester, "-k", "postgres", new_session=True)
+    for mode, run in runs.items():
+        marker = pytester.path / mode
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert run.poll() is None, run.communicate()[0].decode()
+            assert time.monotonic() < deadline, f"the inner test ({mode}) did not start in 60 s"
+            time.sleep(0.02)
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    for mode, run in runs.items():
+        output = run.communicate(timeout=60)[0].decode()
 
-    assert run.returncode == pytest.ExitCode.INTERRUPTED, output
-    assert "!! KeyboardInterrupt !!" in output, output
-    assert "Traceback" not in output, output
-    assert "closed in the middle" not in output, output
+        assert run.returncode == pytest.ExitCode.INTERRUPTED, (mode, output)
+        assert "!! KeyboardInterrupt !!" in output, (mode, output)
+        assert "Traceback" not in output, (mode, output)
+        assert "closed in the middle" not in output, (mode, output)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.inner import popen, run_inprocess
 from testsupport.postgres import URL_ENV, Server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")]
@@ -67,26 +68,27 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
     monkeypatch.setenv(URL_ENV, url)
     pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]')
     pytester.makepyfile(test_inner=SUITE)
-    command = [sys.executable, "-m", "pytest", "-p", "no:asyncio", "-p", "no:cacheprovider", "-k", "postgres"]
 
     started: list[subprocess.Popen[bytes]] = []
 
-    def start_blocked(name: str) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+    def start_blocked(name: str) -> subprocess.Popen[bytes]:
+        monkeypatch.setenv("MARKER", str(pytester.path / name))
+        started.append(popen(pytester, "-k", "postgres"))
+        return started[-1]
+
+    def wait_blocked(name: str, run: subprocess.Popen[bytes]) -> dict[str, object]:
         marker = pytester.path / name
-        monkeypatch.setenv("MARKER", str(marker))
-        run = pytester.popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started.append(run)
         _wait_for(lambda: marker.exists() or run.poll() is not None, f"the {name} run's test to start", 60)
-        assert run.poll() is None, f"the {name} run ended early"
+        assert run.poll() is None, run.communicate()[0].decode()
         report: dict[str, object] = json.loads(marker.read_text())
-        return run, report
+        return report
 
     def of_run(report: dict[str, object]) -> set[str]:
         return {name for name in own_server.databases() if name.startswith(f"test_{report['run_id']}_")}
 
     try:
-        live, live_report = start_blocked("live")
-        dead, dead_report = start_blocked("dead")
+        live, dead = start_blocked("live"), start_blocked("dead")  # at once: start-up is most of their time
+        live_report, dead_report = wait_blocked("live", live), wait_blocked("dead", dead)
         for report in (live_report, dead_report):
             assert "owner-secret" not in str(report["server_json"])  # the URL stays in the environment
             assert report["mode"] == 0o600
@@ -110,7 +112,7 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
         assert of_run(dead_report) == dead_dbs  # nobody was left to clean up
 
         monkeypatch.delenv("MARKER")
-        result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-k", "postgres")
+        result = run_inprocess(pytester, monkeypatch, "-k", "postgres")
         result.assert_outcomes(passed=1, deselected=3)
         result.stdout.fnmatch_lines(["*PostgreSQL from TEST_POSTGRES_URL (dropped 2 databases left by 1 killed runs)*"])
         assert not of_run(dead_report)
@@ -124,4 +126,4 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
         for run in started:
             if run.poll() is None:
                 run.kill()
-                run.wait()
+            run.communicate()  # reaps it and closes its pipe

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.inner import run_inprocess
 from testsupport.postgres import CACHE_ENV, URL_ENV
 
 pytestmark = pytest.mark.postgres
@@ -53,9 +54,7 @@ def test_template_is_kept_until_the_migrations_change(
 
     def run(fingerprint: str) -> str:
         monkeypatch.setenv("FINGERPRINT", fingerprint)
-        result = pytester.runpytest_subprocess(
-            "-p", "no:asyncio", "-p", "no:cacheprovider", "-k", "postgres", "--reuse-db"
-        )
+        result = run_inprocess(pytester, monkeypatch, "-k", "postgres", "--reuse-db")
         result.assert_outcomes(passed=1, deselected=3)
         line = next(line for line in result.outlines if line.startswith("testsupport: embedded PostgreSQL"))
         return re.sub(r"\d+ ms", "N ms", line)
