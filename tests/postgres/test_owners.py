@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable
@@ -121,6 +123,8 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
         holder = json.loads(str(dead_report["server_json"]))["holder_pid"]
         os.kill(dead.pid, signal.SIGKILL)
         os.kill(holder, signal.SIGKILL)
+        # Nothing of that run is left to remove its state folder (a few bytes in /tmp): this test does.
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"testsupport-{dead_report['run_id']}", ignore_errors=True)
         dead.wait()
         _wait_for(lambda: not _alive(holder), "the killed holder to be gone")
         assert of_run(dead_report) == dead_dbs  # nobody was left to clean up
@@ -138,7 +142,9 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
         # Only pytest dies: the holder sees it and drops the run's databases at once.
         os.kill(live.pid, signal.SIGKILL)
         live.wait()
+        live_state = Path(tempfile.gettempdir()) / f"testsupport-{live_report['run_id']}"
         _wait_for(lambda: not of_run(live_report), "the live run's holder to drop its databases")
+        _wait_for(lambda: not live_state.exists(), "the live run's holder to remove its state folder")
     finally:
         for run in started:
             if run.poll() is None:

@@ -1,7 +1,7 @@
 """Who owns a test database on the user's server, and whether that run is still alive.
 
 A run on ``TEST_POSTGRES_URL`` starts this small process before it creates any database:
-``python -m testsupport.pg.holder OWNER_PID RUN_ID`` reads the URL on stdin (so no password is
+``python -m testsupport.pg.holder OWNER_PID RUN_ID STATE_DIR`` reads the URL on stdin (so no password is
 in a file or in the process list), connects, takes the run's session advisory lock (``lock_key``) and holds it
 for as long as OWNER_PID (the pytest process, or the xdist controller) lives. Each database the run
 creates carries a COMMENT with its owner record (the run, its lock, host, pid, boot id, start time).
@@ -9,7 +9,8 @@ Another run, on any host, tells a dead run from a live one by trying that lock: 
 releases it when the holding connection ends, however its process ended.
 https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
 
-When the owner dies (kill -9) the holder drops the run's databases itself and exits; if the holder
+When the owner dies (kill -9) the holder drops the run's databases and its STATE_DIR itself and
+exits; if the holder
 dies too (the whole machine, kill -9 of both), the next run drops them (``sweep_dead_runs``).
 It runs in its own session, so Ctrl-C in the terminal reaches pytest only.
 """
@@ -21,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -103,7 +105,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-async def hold(dsn: str, owner_pid: int, run_id: str) -> int:
+async def hold(dsn: str, owner_pid: int, run_id: str, state_dir: Path) -> int:
     conn = await asyncpg.connect(dsn, timeout=10)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -115,6 +117,7 @@ async def hold(dsn: str, owner_pid: int, run_id: str) -> int:
                 await asyncio.wait_for(stop.wait(), POLL_SECONDS)
         if not _alive(owner_pid):  # the run was killed: clean up after it
             await _drop_own(conn, run_id)
+            shutil.rmtree(state_dir, ignore_errors=True)
         return 0
     finally:
         await conn.close()
@@ -122,5 +125,5 @@ async def hold(dsn: str, owner_pid: int, run_id: str) -> int:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the owner's end or SIGTERM stops it
-    owner, run = sys.argv[1:3]
-    sys.exit(asyncio.run(hold(sys.stdin.readline().strip(), int(owner), run)))
+    owner, run, state = sys.argv[1:4]
+    sys.exit(asyncio.run(hold(sys.stdin.readline().strip(), int(owner), run, Path(state))))

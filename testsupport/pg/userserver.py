@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from testsupport.pg import holder
 from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured
-from testsupport.pg.runstate import owner_pid, run_id
+from testsupport.pg.runstate import owner_pid, run_id, run_state_dir
 from testsupport.pg.server import Server, asyncpg_dsn, shown
 
 URL_ENV = "TEST_POSTGRES_URL"
@@ -79,7 +79,7 @@ def user_server() -> Server:
 def start_holder(server: Server) -> int:
     """Start the process that holds this run's lock on the server (see pg.holder); its pid."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "testsupport.pg.holder", str(owner_pid()), run_id()],
+        [sys.executable, "-m", "testsupport.pg.holder", str(owner_pid()), run_id(), str(run_state_dir())],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
