@@ -1,15 +1,16 @@
 """Ctrl-C during an async test on asyncio ends the run the way pytest's convention says: exit
 code 2 and one "KeyboardInterrupt" line, with every fixture torn down cleanly.
 
-Python's default SIGINT handler raises KeyboardInterrupt wherever the main thread happens to be:
+Python's default SIGINT handler raises KeyboardInterrupt wherever the main thread happens to be;
 inside the event loop that can be asyncpg's protocol code, SQLAlchemy's greenlet bridge or the
-middle of a query. The connection is then broken ("connection was closed in the middle of
-operation" in the db_session/db_connection teardown, exit code 1 and a long traceback), and a
-KeyboardInterrupt inside a C extension has even crashed the interpreter. So while an async test
-runs, the first Ctrl-C cancels the test's task instead (it unwinds at its current ``await``, like
-asyncio.Runner's own SIGINT handling, https://docs.python.org/3/library/asyncio-runner.html#handling-keyboard-interruption)
-and the KeyboardInterrupt is raised once the loop is idle, outside it. A second Ctrl-C raises at
-once, for a test stuck in blocking code that never reaches an ``await``.
+middle of a query, leaving the connection half-way through a message and anyio's runner task dead
+(seen: tracebacks from the fixtures' teardown, death by SIGINT, once a segmentation fault). So
+while an async test runs on asyncio, it runs in a task of its own and the first Ctrl-C cancels that
+task (it unwinds at its current ``await``, as asyncio.Runner handles SIGINT:
+https://docs.python.org/3/library/asyncio-runner.html#handling-keyboard-interruption); the
+KeyboardInterrupt is raised after the task has ended, outside the loop. A second Ctrl-C raises at
+once, for a test stuck in blocking code that never reaches an ``await``. During fixture set-up and
+teardown Python's own handling applies.
 """
 
 from __future__ import annotations
@@ -51,12 +52,14 @@ def _cancel_on_sigint(test: Callable[..., Coroutine[Any, Any, Any]]) -> Callable
         try:
             result = await inner
         except asyncio.CancelledError:
-            if not interrupts:
+            # Ours after one Ctrl-C. After two, the KeyboardInterrupt is already out and this is
+            # anyio cancelling its runner task to clean up: let it.
+            if interrupts != 1:
                 raise
             raise _Interrupted from None
         finally:
             signal.signal(signal.SIGINT, previous)
-        if interrupts:
+        if interrupts:  # the cancellation came after the test's last await
             raise _Interrupted
         return result
 
