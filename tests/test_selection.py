@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from tests.inner import run_inprocess
 from tests.service_suite import use_service
 from testsupport.postgres import BINDIR_ENV, REQUIRE_ENV, URL_ENV
 
@@ -25,8 +26,8 @@ def test_k_sqlite_never_looks_for_postgres(pytester: pytest.Pytester, monkeypatc
         )
     )
     for selection in (["-k", "sqlite"], ["-m", "sqlite"]):
-        result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", *selection)
+        result = run_inprocess(pytester, monkeypatch, *selection)
         result.assert_outcomes(passed=1, deselected=3)
-    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-m", "postgres")
+    result = run_inprocess(pytester, monkeypatch, "-m", "postgres")
     result.assert_outcomes(errors=1, deselected=3)
     result.stdout.fnmatch_lines([f"*{REQUIRE_ENV} is set and {BINDIR_ENV}=/nonexistent has no `postgres` binary*"])

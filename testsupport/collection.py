@@ -100,6 +100,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(f"testsupport: {report}")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown of what an interrupted run left set up
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if not hasattr(session.config, "workerinput"):
         session.config.stash[_postgres_report_key] = postgres.run_report()

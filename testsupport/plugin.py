@@ -39,6 +39,7 @@ FIXTURE_MODULES = (
     "testsupport.app",
     "testsupport.queries",
     "testsupport.collection",
+    "testsupport.interrupt",
 )
 
 

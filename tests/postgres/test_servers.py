@@ -1,5 +1,6 @@
 """Where PostgreSQL comes from: the embedded server, the user's own (TEST_POSTGRES_URL), and what
-happens when either goes wrong. Each case runs a small inner suite in its own pytest process."""
+happens when either goes wrong. Each case runs a small inner suite, in this process unless it must
+be killed."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.inner import run_inprocess
 from tests.service_suite import use_service
-from testsupport.postgres import REQUIRE_ENV, URL_ENV, Server, embedded_server
+from testsupport.postgres import REQUIRE_ENV, URL_ENV, PostgresMisconfigured, Server, external_server
 
 pytestmark = pytest.mark.postgres
 
@@ -36,17 +37,10 @@ INNER_SUITE = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def own_server() -> Iterator[Server]:
-    """A server this module starts, standing in for the user's own."""
-    with embedded_server() as server:
-        yield server
-
-
-def inner_run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+def inner_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
     use_service(pytester)
     pytester.makepyfile(test_inner=INNER_SUITE)
-    return pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-s", "-k", "postgres", *args)
+    return run_inprocess(pytester, monkeypatch, "-s", "-k", "postgres", *args)
 
 
 def databases(server: Server) -> set[str]:
@@ -55,7 +49,7 @@ def databases(server: Server) -> set[str]:
 
 def test_embedded_server_is_used_by_default(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(URL_ENV, raising=False)
-    result = inner_run(pytester)
+    result = inner_run(pytester, monkeypatch)
     result.assert_outcomes(passed=1, deselected=3)
     result.stdout.re_match_lines([r".*INNER database=test_\w+_main version=18\d{4} users_table=1"])
 
@@ -70,7 +64,7 @@ def test_user_server_is_used_and_left_untouched(
     url = own_server.admin_url.set(drivername="postgresql", database="user_db")
     monkeypatch.setenv(URL_ENV, url.render_as_string(hide_password=False))
 
-    result = inner_run(pytester)
+    result = inner_run(pytester, monkeypatch)
 
     result.assert_outcomes(passed=1, deselected=3)
     result.stdout.re_match_lines([r".*INNER database=test_\w+_main version=\d+ users_table=1"])
@@ -85,13 +79,12 @@ BAD_URLS = {
     "wrong-password": ("postgresql://app:wrong-secret@/postgres?host={socket}", "authentication failed"),
     "no-createdb": ("postgresql://plain:plain-secret@/postgres?host={socket}", "may not create databases"),
     "not-postgres": ("mysql://root@127.0.0.1/x", "is not a PostgreSQL URL"),
+    "not-a-url": ("postgresql://app:the-secret@db.example:five432/x", "is not a database URL"),
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_URLS))
-def test_bad_user_url_stops_the_run_with_one_clear_error(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_server: Server, case: str
-) -> None:
+def bad_url(own_server: Server, case: str) -> tuple[str, str, str]:
+    """The case's URL, the error it must give, and how the URL must be shown in it."""
     own_server.execute(
         *(
             f"DO $$ BEGIN CREATE ROLE {role}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
@@ -100,15 +93,43 @@ def test_bad_user_url_stops_the_run_with_one_clear_error(
     )
     template, expected = BAD_URLS[case]
     url = template.format(socket=own_server.admin_url.query["host"])
+    # Where a URL cannot be parsed, nothing of it is shown: it may still hold a password.
+    shown = (
+        f"{URL_ENV} is set"
+        if case == "not-a-url"
+        else f"{URL_ENV}={make_url(url).render_as_string(hide_password=True)}"
+    )
+    return url, expected, shown
+
+
+@pytest.mark.parametrize("case", list(BAD_URLS))
+def test_bad_user_url_is_one_clear_error(own_server: Server, case: str) -> None:
+    url, expected, shown = bad_url(own_server, case)
+
+    with pytest.raises(PostgresMisconfigured) as caught:
+        external_server(url)
+
+    message = str(caught.value)
+    assert message.count(shown) == 1, message
+    assert expected in message
+    assert "secret" not in message  # the password is hidden
+
+
+# How the run reports that error: the same path for every case; one that fails on connecting and
+# one that fails on parsing.
+@pytest.mark.parametrize("case", ["unreachable-port", "not-a-url"])
+def test_bad_user_url_stops_the_run_with_one_clear_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_server: Server, case: str
+) -> None:
+    url, expected, shown = bad_url(own_server, case)
     monkeypatch.setenv(URL_ENV, url)
     monkeypatch.delenv(REQUIRE_ENV, raising=False)
 
-    result = inner_run(pytester)
+    result = inner_run(pytester, monkeypatch)
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    output = result.stdout.str()
-    shown = make_url(url).render_as_string(hide_password=True)
-    assert output.count(f"{URL_ENV}={shown}") == 1, output
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count(shown) == 1, output
     assert expected in output
     assert "secret" not in output  # the password is hidden
     assert "Traceback" not in output
@@ -142,7 +163,8 @@ BLOCKING_SUITE = textwrap.dedent(
         state = pathlib.Path(tempfile.gettempdir()) / f"testsupport-{os.environ['TESTSUPPORT_RUN_ID']}"
         info = json.loads((state / "server.json").read_text())
         info["run_id"] = os.environ["TESTSUPPORT_RUN_ID"]
-        pathlib.Path(os.environ["MARKER"]).write_text(json.dumps(info))
+        pathlib.Path(os.environ["MARKER"] + ".tmp").write_text(json.dumps(info))
+        os.replace(os.environ["MARKER"] + ".tmp", os.environ["MARKER"])  # read as soon as it exists
         time.sleep(300)
     """
 )

@@ -1,8 +1,8 @@
 """A PostgreSQL server that cannot outlive its test run.
 
-``python -m testsupport.pgserver OWNER_PID BINDIR RUN_DIR STATE_DIR DATA_DIR KEEP`` runs as a small
+``python -m testsupport.pg.supervisor OWNER_PID BINDIR RUN_DIR STATE_DIR DATA_DIR KEEP`` runs as a small
 supervisor in its own session (so Ctrl-C in the terminal reaches pytest, not it): it starts
-``postgres`` on DATA_DIR (prepared by testsupport.postgres) as its child, with its socket in
+``postgres`` on DATA_DIR (prepared by testsupport.pg.embedded) as its child, with its socket in
 RUN_DIR, writes ``RUN_DIR/server.json`` when the server accepts connections, and then watches
 OWNER_PID (the pytest process, or the xdist controller). When the owner exits (normally, by Ctrl-C
 or by SIGKILL) or sends SIGTERM, it stops the server and removes RUN_DIR; if the owner died without

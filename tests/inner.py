@@ -1,0 +1,47 @@
+"""Inner pytest runs in this process: a new interpreter and its imports cost about a second per
+run, the run itself tens of milliseconds. Only runs that must be killed or interrupted need a
+process of their own.
+
+The plugin keeps the run's identity in the environment and in testsupport.pg.runstate; an inner
+run replaces both (it is a run of its own), so they are restored when the test ends.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from testsupport.pg import runstate
+
+# Plugins named, not discovered: reading every installed package's entry points costs more than
+# the inner run itself.
+ARGS = ("-p", "anyio.pytest_plugin", "-p", "testsupport.plugin", "-p", "no:cacheprovider")
+
+
+def popen(pytester: pytest.Pytester, *args: str, new_session: bool = False) -> subprocess.Popen[bytes]:
+    """An inner run in a process of its own (for runs that are killed or interrupted), output
+    piped; ``new_session``: in a process group of its own, as a terminal starts a command."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", *ARGS, *args],
+        cwd=pytester.path,
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=new_session,
+    )
+
+
+def run_inprocess(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
+    for name in (runstate.RUN_ID_ENV, runstate.OWNER_ENV):
+        value = os.environ.get(name)
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setattr(runstate, "_worker", runstate._worker)
+    monkeypatch.setattr(runstate, "_reuse", runstate._reuse)
+    return pytester.runpytest_inprocess(*ARGS, *args)

