@@ -29,6 +29,7 @@ from service.db import make_engine, make_sessionmaker
 from service.main import create_app
 from service.settings import Settings
 from testsupport.guard import refuse_connections
+from testsupport.net import app_bind
 
 Sessions = async_sessionmaker[AsyncSession]
 AppFactory = Callable[[AsyncEngine | None, Sessions | None], FastAPI]
@@ -113,7 +114,7 @@ def app(
 ) -> Iterator[FastAPI]:
     """`session_app` with its handlers' sessions on this test's connection. Overrides a test sets
     on it are removed at teardown."""
-    app_sessions.configure(bind=db_connection)
+    app_sessions.configure(bind=app_bind(db_connection))  # testsupport.net: the engine in real-commit mode
     try:
         with overridden(session_app, {}):
             yield session_app

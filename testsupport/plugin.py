@@ -12,7 +12,7 @@ from inspect import iscoroutinefunction
 import pytest
 from sqlalchemy.dialects import registry
 
-from testsupport import postgres
+from testsupport import net, postgres
 from testsupport.app import (
     api_token,
     app,
@@ -111,7 +111,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in (
         "sqlite: runs on the SQLite target",
         "postgres: runs on the PostgreSQL target",
-        "db: uses a database (deselected on trio)",
+        "db(transaction=False): uses a database (deselected on trio); transaction=True: real commits, "
+        "tables emptied after the test",
     ):
         config.addinivalue_line("markers", line)
     workerinput = getattr(config, "workerinput", None)  # set in xdist workers only
@@ -121,6 +122,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--anyio-backends takes a comma-separated subset of {','.join(BACKENDS)}")
     config.stash[_backends_key] = chosen
     config.stash[_deselected_key] = Counter()
+    net.install(config)  # testsupport.net: the safety net over every engine
 
 
 @pytest.hookimpl(tryfirst=True)
