@@ -39,6 +39,8 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import _pytest
+import pluggy
 import pytest
 import sqlalchemy
 from sqlalchemy import event
@@ -53,7 +55,8 @@ TRUSTED_MODULES = ("testsupport.databases", "testsupport.engine", "testsupport.p
 # The engine the fixture of this name (in a trusted module) creates is the test engine.
 TEST_ENGINE_FIXTURE = "engine"
 
-_SQLALCHEMY_DIR = os.path.dirname(sqlalchemy.__file__)
+# Frames of these are never where an engine was created: import machinery, test collection.
+_SKIPPED = (*(os.path.dirname(module.__file__ or "") for module in (sqlalchemy, _pytest, pluggy)), "<")
 
 
 class NetError(RuntimeError):
@@ -113,7 +116,7 @@ class Net:
         self.mode = Mode.IDLE
         self.test = 0  # serial of the running test
         self.test_name = ""
-        self.fixtures: list[tuple[str, bool]] = []  # fixtures being set up: (name, trusted)
+        self.fixtures: list[tuple[str, bool, str]] = []  # fixtures being set up: (name, trusted, scope)
         self.trusted = 0
         self.current: Dialect | None = None  # the running test's engine
         self.grants = 0  # checkouts of the test engine allowed in savepoint mode
@@ -137,8 +140,8 @@ class Net:
         self.mode, self.current, self.grants, self.outer = Mode.IDLE, None, 0, None
 
     @contextmanager
-    def in_fixture(self, name: str, trusted: bool) -> Iterator[None]:
-        self.fixtures.append((name, trusted))
+    def in_fixture(self, name: str, trusted: bool, scope: str) -> Iterator[None]:
+        self.fixtures.append((name, trusted, scope))
         self.trusted += trusted
         try:
             yield
@@ -158,12 +161,12 @@ class Net:
 
     def seen(self, engine: Engine) -> None:
         """An engine was created: remember its URL and where, and whether it is the test engine."""
+        # Built by the running test itself (its body or a function-scoped fixture), not shared.
+        own = self.mode is not Mode.IDLE and (not self.fixtures or self.fixtures[-1][2] == "function")
         self.engines[engine.dialect] = EngineInfo(
-            engine.url.render_as_string(hide_password=True),
-            _creation_site(),
-            0 if self.mode is Mode.IDLE else self.test,
+            engine.url.render_as_string(hide_password=True), _creation_site(), self.test if own else 0
         )
-        if self.fixtures and self.fixtures[-1] == (TEST_ENGINE_FIXTURE, True):
+        if self.fixtures and self.fixtures[-1][:2] == (TEST_ENGINE_FIXTURE, True):
             self.watch_test_engine(engine)
 
     def watch_test_engine(self, engine: Engine) -> None:
@@ -275,16 +278,18 @@ def _error(message: str) -> NetError:
     )(text)
 
 
-def _creation_site(limit: int = 3) -> str:
+def _creation_site(limit: int = 2) -> str:
     """The first frames outside SQLAlchemy and this module: where the engine was created."""
     frame = sys._getframe(2)
     sites: list[str] = []
     while frame is not None and len(sites) < limit:
         path = frame.f_code.co_filename
-        if not path.startswith(_SQLALCHEMY_DIR) and path != __file__:
+        if not path.startswith(_SKIPPED) and path != __file__:
             try:
                 shown = os.path.relpath(path)
             except ValueError:  # another drive (Windows)
+                shown = path
+            if shown.startswith(".."):
                 shown = path
             sites.append(f"{shown}:{frame.f_lineno} ({frame.f_code.co_name})")
         frame = frame.f_back  # type: ignore[assignment]
@@ -332,6 +337,8 @@ async def test_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
             NET.outer = None  # our own rollback is not misuse
             if transaction.is_active:
                 await transaction.rollback()
+            elif not connection.closed:  # after a misuse its DBAPI state is unknown: discard it
+                await connection.invalidate()
 
 
 test_connection.__test__ = False  # type: ignore[attr-defined]
@@ -352,17 +359,19 @@ class NetPlugin:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         NET.begin_test(item)
+        result = yield  # first the other plugins' set-up, which their teardown relies on
         names = getattr(item, "fixturenames", ())
-        if any(True for _ in item.iter_markers("db")) and "database" not in names:
-            raise pytest.UsageError(
-                f"{item.nodeid} is marked `db` but requests no database fixture. Fix: {USE_DATABASE}."
-            )
         if real_commits(item) and "db_connection" not in names:
-            raise pytest.UsageError(
+            pytest.fail(
                 f"{item.nodeid} is marked `db(transaction=True)` but does not use the test's database. "
-                "Fix: request `client`, `app`, `db_session` or `db_connection`."
+                "Fix: request `client`, `app`, `db_session` or `db_connection`.",
+                pytrace=False,
             )
-        return (yield)
+        elif any(True for _ in item.iter_markers("db")) and "database" not in names:
+            pytest.fail(
+                f"{item.nodeid} is marked `db` but requests no database fixture. Fix: {USE_DATABASE}.", pytrace=False
+            )
+        return result
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
@@ -376,7 +385,7 @@ class NetPlugin:
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, object, object]:
         # tryfirst: outside anyio's wrapper, which swaps `func` for a runner shim.
         trusted = getattr(fixturedef.func, "__module__", "") in TRUSTED_MODULES
-        with NET.in_fixture(fixturedef.argname, trusted):
+        with NET.in_fixture(fixturedef.argname, trusted, fixturedef.scope):
             return (yield)
 
     def pytest_unconfigure(self) -> None:
