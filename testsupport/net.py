@@ -1,19 +1,21 @@
 """The safety net: nothing a test does reaches a database outside the test's transaction.
 
-Installed once per session (``install``), it watches every SQLAlchemy engine in the process
-through class-level events, so it also sees engines testsupport never handed out (an app's
-module-global engine, one its lifespan builds from settings):
+Installed once per session (``install``), it watches every SQLAlchemy engine in the process, so
+it also sees engines testsupport never handed out (an app's module-global engine, one its lifespan
+builds from settings):
 
-- ``Engine`` ``do_connect`` (DialectEvents, accepted on the ``Engine`` class): before a new DBAPI
-  connection is opened, so a refused engine never even connects;
-- ``Engine`` ``engine_connect`` (ConnectionEvents, class level): every checkout through
-  ``Engine.connect()``, which sessions and ``AsyncEngine`` use (the sync engine under an
-  ``AsyncEngine`` fires it). A refused checkout is returned to its pool before the error.
+- ``do_connect`` on the ``Engine`` class (DialectEvents, class level): before any engine opens a
+  new DBAPI connection, so a refused engine never even connects;
+- ``checkout`` on each engine's pool: every checkout (``Engine.connect()``, sessions, the sync
+  engine under an ``AsyncEngine``). A pool event, not ``engine_connect``: a ConnectionEvents
+  listener turns on the per-statement event dispatch of the engines it covers, and at class level
+  that is every engine. A refused checkout goes back to its pool before the error.
 https://docs.sqlalchemy.org/en/20/core/events.html#sqlalchemy.events.DialectEvents.do_connect
-https://docs.sqlalchemy.org/en/20/core/events.html#sqlalchemy.events.ConnectionEvents.engine_connect
+https://docs.sqlalchemy.org/en/20/core/events.html#sqlalchemy.events.PoolEvents.checkout
 
-Engine creation has no event, so ``Engine.__init__`` is wrapped to remember each engine's URL
-(password hidden) and the code that created it, for the messages.
+Engine creation has no event, so ``Engine.__init__`` is wrapped: it records each engine's URL
+(password hidden) and the code that created it, for the messages, and adds the pool listener. An
+engine made before testsupport loaded is still refused new connections by ``do_connect``.
 
 What it refuses, per test:
 - a test that uses testsupport's database (``db_connection``, hence ``db_session``, ``app``,
@@ -31,6 +33,7 @@ an unreachable database) manages its own engines and is not watched.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import sys
 import weakref
@@ -44,7 +47,7 @@ import pluggy
 import pytest
 import sqlalchemy
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -52,6 +55,8 @@ from testsupport import cleanup
 
 # Fixtures of these modules build the test databases and the test engine: trusted with both.
 TRUSTED_MODULES = ("testsupport.databases", "testsupport.engine", "testsupport.postgres")
+# Trusted wherever defined: a project may override `schema` to migrate its own way.
+TRUSTED_FIXTURES = frozenset({"schema"})
 # The engine the fixture of this name (in a trusted module) creates is the test engine.
 TEST_ENGINE_FIXTURE = "engine"
 
@@ -116,38 +121,22 @@ class Net:
         self.mode = Mode.IDLE
         self.test = 0  # serial of the running test
         self.test_name = ""
-        self.fixtures: list[tuple[str, bool, str]] = []  # fixtures being set up: (name, trusted, scope)
+        self.fixtures: list[tuple[str, bool]] = []  # wider-scoped fixtures being set up: (name, trusted)
         self.trusted = 0
         self.current: Dialect | None = None  # the running test's engine
         self.grants = 0  # checkouts of the test engine allowed in savepoint mode
-        self.outer: Connection | None = None  # the savepoint-mode test connection, while armed
+        self.active = False  # listeners stay on engines made while installed: they check this
 
     # -- what the hooks and fixtures tell it -------------------------------------------------
 
     def begin_test(self, item: pytest.Item) -> None:
         self.test += 1
         self.test_name = item.nodeid
-        names = getattr(item, "fixturenames", ())
-        if "db_connection" in names:
-            self.mode = Mode.TRANSACTION if real_commits(item) else Mode.SAVEPOINT
-        elif "database" in names:
-            self.mode = Mode.OWN
-        else:
-            self.mode = Mode.BLOCKED
-        self.current, self.grants, self.outer = None, 0, None
+        self.mode = item.stash.get(PLAN, (Mode.BLOCKED, ""))[0]
+        self.current, self.grants = None, 0
 
     def end_test(self) -> None:
-        self.mode, self.current, self.grants, self.outer = Mode.IDLE, None, 0, None
-
-    @contextmanager
-    def in_fixture(self, name: str, trusted: bool, scope: str) -> Iterator[None]:
-        self.fixtures.append((name, trusted, scope))
-        self.trusted += trusted
-        try:
-            yield
-        finally:
-            self.fixtures.pop()
-            self.trusted -= trusted
+        self.mode, self.current, self.grants = Mode.IDLE, None, 0
 
     @contextmanager
     def trusting(self) -> Iterator[None]:
@@ -162,19 +151,16 @@ class Net:
     def seen(self, engine: Engine) -> None:
         """An engine was created: remember its URL and where, and whether it is the test engine."""
         # Built by the running test itself (its body or a function-scoped fixture), not shared.
-        own = self.mode is not Mode.IDLE and (not self.fixtures or self.fixtures[-1][2] == "function")
+        own = self.mode is not Mode.IDLE and not self.fixtures
         self.engines[engine.dialect] = EngineInfo(
             engine.url.render_as_string(hide_password=True), _creation_site(), self.test if own else 0
         )
-        if self.fixtures and self.fixtures[-1][:2] == (TEST_ENGINE_FIXTURE, True):
+        event.listen(engine.pool, "checkout", functools.partial(self._on_checkout, engine.dialect))
+        if self.fixtures and self.fixtures[-1] == (TEST_ENGINE_FIXTURE, True):
             self.watch_test_engine(engine)
 
     def watch_test_engine(self, engine: Engine) -> None:
-        if engine.dialect in self.test_dialects:
-            return
         self.test_dialects.add(engine.dialect)
-        event.listen(engine, "commit", self._on_outer_end)
-        event.listen(engine, "rollback", self._on_outer_end)
 
     def mark_refusing(self, engine: AsyncEngine) -> None:
         """An engine that refuses every connection with a message of its own (`refusing_engine`)."""
@@ -246,29 +232,16 @@ class Net:
     # -- the listeners -----------------------------------------------------------------------
 
     def _on_do_connect(self, dialect: Dialect, _record: ConnectionPoolEntry, *_: Any) -> None:
-        message = self.check(dialect, None, consume=False)
-        if message is not None:
-            raise _error(message)
+        if self.active:
+            message = self.check(dialect, None, consume=False)
+            if message is not None:
+                raise _error(message)
 
-    def _on_engine_connect(self, connection: Connection) -> None:
-        message = self.check(
-            connection.dialect, connection.engine.url.render_as_string(hide_password=True), consume=True
-        )
-        if message is not None:
-            connection.close()  # back to its pool: nothing leaks, nothing is left for the GC
-            raise _error(message)
-
-    def _on_outer_end(self, connection: Connection) -> None:
-        if connection is self.outer and self.outer is not None:
-            self.outer = None  # one error per test; the teardown rolls back
-            raise TestEngineMisuseError(
-                f"{self.test_name} committed, rolled back or closed its connection's outer transaction "
-                "(`db_connection.commit()`, `.rollback()`, `.close()`). testsupport rolls that transaction back "
-                "at teardown; a commit would leave the test's rows in the database for every later test, and "
-                "after a rollback or close the app's later writes would run outside it. Fix: commit and roll "
-                "back through a session (`db_session.commit()` is a savepoint release), or mark the test "
-                "`@pytest.mark.db(transaction=True)` for real commits, with the tables emptied afterwards."
-            )
+    def _on_checkout(self, dialect: Dialect, *_: Any) -> None:
+        if self.active:
+            message = self.check(dialect, None, consume=True)
+            if message is not None:
+                raise _error(message)  # the pool takes the connection back
 
 
 def _error(message: str) -> NetError:
@@ -310,6 +283,38 @@ NET = Net()
 # -- the test's connection (db_connection's body) -----------------------------------------------
 
 
+class TestConnection(AsyncConnection):
+    """`db_connection` in savepoint mode: its outer transaction belongs to testsupport, so ending it
+    from the test fails at that line. (A method override, not the engine's commit/rollback events:
+    those would turn on per-statement event dispatch for the whole engine.)"""
+
+    __test__ = False
+    armed = False
+
+    async def commit(self) -> None:
+        self._refuse("commit")
+        await super().commit()
+
+    async def rollback(self) -> None:
+        self._refuse("rollback")
+        await super().rollback()
+
+    async def close(self) -> None:
+        self._refuse("close")
+        await super().close()
+
+    def _refuse(self, what: str) -> None:
+        if self.armed:
+            raise TestEngineMisuseError(
+                f"{NET.test_name} called `db_connection.{what}()` on its connection's outer transaction "
+                "(commit, rollback and close are testsupport's: it rolls that transaction back at teardown). "
+                "A commit would leave the test's rows in the database for every later test; after a rollback or "
+                "close the app's later writes would run outside it. Fix: commit and roll back through a session "
+                "(`db_session.commit()` is a savepoint release), or mark the test "
+                "`@pytest.mark.db(transaction=True)` for real commits, with the tables emptied afterwards."
+            )
+
+
 @asynccontextmanager
 async def test_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """The test's connection. Savepoint mode: one connection, its outer transaction rolled back at
@@ -328,16 +333,17 @@ async def test_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
                 await cleanup.empty_tables(engine)
         return
     NET.grants = 1
-    async with engine.connect() as connection:
+    connection = TestConnection(engine)
+    async with connection:
         transaction = await connection.begin()
-        NET.outer = connection.sync_connection
+        connection.armed = True
         try:
             yield connection
         finally:
-            NET.outer = None  # our own rollback is not misuse
+            connection.armed = False  # our own rollback and close are not misuse
             if transaction.is_active:
                 await transaction.rollback()
-            elif not connection.closed:  # after a misuse its DBAPI state is unknown: discard it
+            else:  # defensive: whatever ended it, do not hand its DBAPI state to the next test
                 await connection.invalidate()
 
 
@@ -353,40 +359,68 @@ def app_bind(connection: AsyncConnection) -> AsyncConnection | AsyncEngine:
 # -- installation ---------------------------------------------------------------------------------
 
 
+PLAN = pytest.StashKey[tuple[Mode, str]]()
+
+
+def plan(item: pytest.Item) -> tuple[Mode, str]:
+    """The test's mode, and the error for a marker it cannot honour (empty if none)."""
+    names = getattr(item, "fixturenames", ())
+    if "db_connection" in names:
+        return (Mode.TRANSACTION if real_commits(item) else Mode.SAVEPOINT), ""
+    if real_commits(item):
+        return Mode.OWN if "database" in names else Mode.BLOCKED, (
+            f"{item.nodeid} is marked `db(transaction=True)` but does not use the test's database. "
+            "Fix: request `client`, `app`, `db_session` or `db_connection`."
+        )
+    if "database" in names:
+        return Mode.OWN, ""
+    if item.get_closest_marker("db") is not None:
+        return Mode.BLOCKED, f"{item.nodeid} is marked `db` but requests no database fixture. Fix: {USE_DATABASE}."
+    return Mode.BLOCKED, ""
+
+
 class NetPlugin:
-    """The pytest side: which test is running, in which mode, and which fixture is being set up."""
+    """The pytest side: which test is running, in which mode, and which fixture is being set up.
+    Plain hooks where possible, and the plan made once at collection: they run for every test."""
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            item.stash[PLAN] = plan(item)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
         NET.begin_test(item)
-        result = yield  # first the other plugins' set-up, which their teardown relies on
-        names = getattr(item, "fixturenames", ())
-        if real_commits(item) and "db_connection" not in names:
-            pytest.fail(
-                f"{item.nodeid} is marked `db(transaction=True)` but does not use the test's database. "
-                "Fix: request `client`, `app`, `db_session` or `db_connection`.",
-                pytrace=False,
-            )
-        elif any(True for _ in item.iter_markers("db")) and "database" not in names:
-            pytest.fail(
-                f"{item.nodeid} is marked `db` but requests no database fixture. Fix: {USE_DATABASE}.", pytrace=False
-            )
-        return result
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
-        NET.mode = Mode.IDLE  # fixtures tear down unwatched; db_connection's teardown still runs
-        try:
-            return (yield)
-        finally:
-            NET.end_test()
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        problem = item.stash.get(PLAN, (Mode.BLOCKED, ""))[1]
+        if problem:
+            pytest.fail(problem, pytrace=False)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        # Fixtures tear down unwatched; db_connection's teardown does its own work. The next
+        # begin_test resets the rest.
+        NET.end_test()
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, object, object]:
-        # tryfirst: outside anyio's wrapper, which swaps `func` for a runner shim.
-        trusted = getattr(fixturedef.func, "__module__", "") in TRUSTED_MODULES
-        with NET.in_fixture(fixturedef.argname, trusted, fixturedef.scope):
+        # Only wider-scoped fixtures are tracked: a function-scoped one cannot be set up inside them,
+        # and an engine made outside them during a test is the test's own. tryfirst: outside anyio's
+        # wrapper, which swaps `func` for a runner shim.
+        if fixturedef.scope == "function":
             return (yield)
+        trusted = (
+            getattr(fixturedef.func, "__module__", "") in TRUSTED_MODULES or fixturedef.argname in TRUSTED_FIXTURES
+        )
+        NET.fixtures.append((fixturedef.argname, trusted))
+        NET.trusted += trusted
+        try:
+            return (yield)
+        finally:
+            NET.fixtures.pop()
+            NET.trusted -= trusted
 
     def pytest_unconfigure(self) -> None:
         uninstall()
@@ -399,6 +433,12 @@ def install(config: pytest.Config) -> None:
     """Watch every engine for this session (called from the plugin's pytest_configure)."""
     if _installed:
         return
+    install_listeners()
+    config.pluginmanager.register(NetPlugin(), "testsupport-net")
+
+
+def install_listeners() -> None:
+    """The process-wide part: the engine-creation record and the class-level listeners."""
     original_init = Engine.__init__
 
     def recording_init(self: Engine, *args: Any, **kwargs: Any) -> None:
@@ -407,16 +447,14 @@ def install(config: pytest.Config) -> None:
 
     Engine.__init__ = recording_init  # type: ignore[method-assign]
     event.listen(Engine, "do_connect", NET._on_do_connect)
-    event.listen(Engine, "engine_connect", NET._on_engine_connect)
-    plugin = NetPlugin()
-    config.pluginmanager.register(plugin, "testsupport-net")
+    NET.active = True
 
-    def uninstall() -> None:
+    def remove() -> None:
+        NET.active = False
         Engine.__init__ = original_init  # type: ignore[method-assign]
         event.remove(Engine, "do_connect", NET._on_do_connect)
-        event.remove(Engine, "engine_connect", NET._on_engine_connect)
 
-    _installed.append(uninstall)
+    _installed.append(remove)
 
 
 def uninstall() -> None:

@@ -163,8 +163,10 @@ async def test_2_finds_no_row(db_connection):
 """
 
 COMMIT_MESSAGE = (
-    "*TestEngineMisuseError: test_suite.py::test_1_commits_its_connection[[]asyncio-*[]] committed, rolled back "
-    "or closed its connection's outer transaction (`db_connection.commit()`, `.rollback()`, `.close()`)*"
+    "*TestEngineMisuseError: test_suite.py::test_1_commits_its_connection[[]asyncio-*[]] called "
+    "`db_connection.commit()` on its connection's outer transaction (commit, rollback and close are testsupport's: "
+    "it rolls that transaction back at teardown). A commit would leave the test's rows in the database for every "
+    "later test*"
 )
 
 # The other misuses the net stops where they happen, each followed by a test that finds no row.
@@ -228,8 +230,8 @@ async def test_z_finds_no_row(db_connection):
 MISUSE_MESSAGES = [
     "*TestEngineMisuseError: test_suite.py::test_a_second_connection_from_the_test_engine[[]*[]] checked out a "
     "second connection from the test engine (the engine for *) in savepoint mode*",
-    "*TestEngineMisuseError: test_suite.py::test_b_closing_the_tests_connection[[]*[]] committed, rolled back or "
-    "closed its connection's outer transaction*",
+    "*TestEngineMisuseError: test_suite.py::test_b_closing_the_tests_connection[[]*[]] called "
+    "`db_connection.close()` on its connection's outer transaction*",
     "*TestEngineMisuseError: fixture `seeded` used the test engine (the engine for *) outside any test's "
     "transaction: what it writes is committed for real and leaks into every later test*",
     "*DatabaseBlockedError: test_suite.py::test_d_no_database_but_the_app_reaches_for_it[[]*[]] did not ask for "

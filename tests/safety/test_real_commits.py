@@ -7,10 +7,11 @@ from __future__ import annotations
 import anyio
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.models import Note, User
+from testsupport.cleanup import empty_tables
 
 CONCURRENT = 20
 
@@ -46,3 +47,16 @@ async def test_the_tests_own_commits_are_real_too(db_session: AsyncSession, db_c
     db_session.add(User(email="own@example.com", name="O"))
     await db_session.commit()
     assert await db_connection.scalar(select(func.count()).select_from(User)) == 1
+
+
+@pytest.mark.db(transaction=True)
+async def test_emptying_restarts_the_ids_and_keeps_alembic_version(
+    client: httpx.AsyncClient, db_connection: AsyncConnection
+) -> None:
+    for email in ("a@example.com", "b@example.com"):
+        assert (await client.post("/users", json={"email": email, "name": "A"})).status_code == 201
+    await empty_tables(db_connection.engine)
+    assert (await client.get("/users")).json()["items"] == []
+    created = await client.post("/users", json={"email": "c@example.com", "name": "C"})
+    assert created.json()["id"] == 1  # RESTART IDENTITY / sqlite_sequence
+    assert await db_connection.scalar(text("SELECT count(*) FROM alembic_version")) == 1
