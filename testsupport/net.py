@@ -223,9 +223,14 @@ class Net:
         )
 
     def _blocked(self, dialect: Dialect, url: str | None) -> str:
+        used = (
+            "the app's sessionmaker, which outside the `app` fixture is bound to no database (`refusing_engine`)"
+            if dialect in self.refusing
+            else self.describe(dialect, url)
+        )
         return (
             f"DatabaseBlockedError: {self.test_name} did not ask for the database, but it used "
-            f"{self.describe(dialect, url)}. Database access is blocked in tests that do not request it, so "
+            f"{used}. Database access is blocked in tests that do not request it, so "
             f"nothing reaches a database no test set up. Fix: {USE_DATABASE}."
         )
 

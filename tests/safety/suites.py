@@ -235,7 +235,7 @@ MISUSE_MESSAGES = [
     "*TestEngineMisuseError: fixture `seeded` used the test engine (the engine for *) outside any test's "
     "transaction: what it writes is committed for real and leaks into every later test*",
     "*DatabaseBlockedError: test_suite.py::test_d_no_database_but_the_app_reaches_for_it[[]*[]] did not ask for "
-    "the database, but it used the engine for sqlite+aiosqlite:////nonexistent/testsupport-no-database.db*"
+    "the database, but it used the app's sessionmaker, which outside the `app` fixture is bound to no database*"
     "Fix: request `client` or `app`*",
     "*DatabaseBlockedError: test_suite.py::test_e_no_database_but_an_engine_made_elsewhere did not ask for the "
     "database, but it used the engine for sqlite://, created at test_suite.py:* (<module>)*",
