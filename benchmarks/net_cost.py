@@ -123,14 +123,42 @@ async def measure(folder: Path) -> tuple[float, float]:
     return statistics.median(without), statistics.median(with_net)
 
 
+def own_code_us(dialect: Any) -> float:
+    """The net's own per-test code alone (hooks, fixture bookkeeping, one checkout check), with no
+    database work around it: steadier than the difference above on a busy machine."""
+    plugin, item = net.NetPlugin(), FakeItem()
+    plugin.pytest_collection_modifyitems([item])  # type: ignore[list-item]
+    rounds = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        for _ in range(TESTS * 10):
+            plugin.pytest_runtest_setup(item)  # type: ignore[arg-type]
+            for fixturedef in FIXTUREDEFS:
+                drive(plugin.pytest_fixture_setup(fixturedef))
+            plugin.pytest_runtest_call(item)  # type: ignore[arg-type]
+            net.NET.current, net.NET.grants = dialect, 1
+            net.NET._on_checkout(dialect)
+            plugin.pytest_runtest_teardown(item)  # type: ignore[arg-type]
+        rounds.append((time.perf_counter() - started) / (TESTS * 10) * 1e6)
+    return statistics.median(rounds)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         without, with_net = asyncio.run(measure(Path(folder)))
+    net.install_listeners()
+    try:
+        engine = make_engine("sqlite+syncsqlite://")
+        net.NET.watch_test_engine(engine.sync_engine)
+        own = own_code_us(engine.sync_engine.dialect)
+    finally:
+        net.uninstall()
     print(f"| one savepoint-mode test's database work ({TESTS} tests x {ROUNDS}, median) | us per test |")
     print("|---|---|")
     print(f"| without the net | {without:.1f} |")
     print(f"| with the net (listeners + hooks + fixture bookkeeping) | {with_net:.1f} |")
     print(f"| the net's cost | {with_net - without:+.1f} |")
+    print(f"| the net's own code alone (hooks, bookkeeping, one checkout check) | {own:.1f} |")
 
 
 if __name__ == "__main__":
