@@ -427,19 +427,24 @@ class NetPlugin:
             NET.fixtures.pop()
             NET.trusted -= trusted
 
+    def __init__(self, owner: bool = False) -> None:
+        self.owner = owner
+
     def pytest_unconfigure(self) -> None:
-        uninstall()
+        if self.owner:
+            uninstall()
 
 
 _installed: list[Callable[[], None]] = []
 
 
 def install(config: pytest.Config) -> None:
-    """Watch every engine for this session (called from the plugin's pytest_configure)."""
-    if _installed:
-        return
-    install_listeners()
-    config.pluginmanager.register(NetPlugin(), "testsupport-net")
+    """Watch every engine for this session (called from the plugin's pytest_configure). An inline
+    pytester run inside a run shares the listeners; only the run that installed them removes them."""
+    owner = not _installed
+    if owner:
+        install_listeners()
+    config.pluginmanager.register(NetPlugin(owner), "testsupport-net")
 
 
 def install_listeners() -> None:
