@@ -216,6 +216,11 @@ def test_f_real_commits_without_the_database():
     pass
 
 
+@pytest.mark.db
+def test_h_marked_db_without_the_database():
+    pass
+
+
 def test_g_an_engine_the_test_builds_itself_is_its_own_business(tmp_path):
     own = create_engine(f"sqlite:///{tmp_path / 'own.db'}")
     with own.connect() as connection:
@@ -240,6 +245,8 @@ MISUSE_MESSAGES = [
     "*DatabaseBlockedError: test_suite.py::test_e_no_database_but_an_engine_made_elsewhere did not ask for the "
     "database, but it used the engine for sqlite://, created at test_suite.py:* (<module>)*",
     "*test_f_real_commits_without_the_database is marked `db(transaction=True)` but does not use the test's database*",
+    "*test_h_marked_db_without_the_database is marked `db` but requests no database fixture. Fix: request "
+    "`client` or `app`*",
 ]
 
 PITFALLS = {

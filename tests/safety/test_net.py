@@ -145,6 +145,6 @@ def test_each_misuse_fails_where_it_happens_and_leaks_nothing(
 ) -> None:
     other = "postgres" if database == "sqlite" else "sqlite"
     result = run(pytester, MISUSES, "-k", f"not {other}")
-    result.assert_outcomes(failed=6, errors=1, passed=2, deselected=12)
+    result.assert_outcomes(failed=7, errors=1, passed=2, deselected=12)
     for message in MISUSE_MESSAGES:  # in the order the failures are reported
         result.stdout.fnmatch_lines([message])
