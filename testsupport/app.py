@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 
 from testsupport.config import Sessions, Settings
 from testsupport.guard import refuse_connections
+from testsupport.net import app_bind
 
 # A database no test reaches: the refusing engine's URL, in messages only.
 UNREACHABLE_DATABASE = "sqlite+aiosqlite:////nonexistent/testsupport-no-database.db"
@@ -104,7 +105,7 @@ def app(
 ) -> Iterator[Any]:
     """`session_app` with its handlers' sessions on this test's connection. Overrides a test sets
     on it are removed at teardown."""
-    app_sessions.configure(bind=db_connection)
+    app_sessions.configure(bind=app_bind(db_connection))  # testsupport.net: the engine in real-commit mode
     try:
         with overridden(session_app, {}):
             yield session_app

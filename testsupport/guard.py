@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from testsupport.net import NET
+
 LOOP_KEY = "testsupport_loop"
 
 
@@ -70,4 +72,5 @@ def refuse_connections(engine: AsyncEngine, message: str = APP_SESSION_MESSAGE) 
     def _refuse(*_: Any) -> None:
         raise AppSessionUsedError(message)
 
+    NET.mark_refusing(engine)  # testsupport.net: in a test without the database, the net's message
     return engine

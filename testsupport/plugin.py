@@ -84,7 +84,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in (  # before the fixture modules are imported: their parameters carry these marks
         "sqlite: runs on the SQLite target",
         "postgres: runs on the PostgreSQL target",
-        "db: uses a database (deselected on trio)",
+        "db(transaction=False): uses a database (deselected on trio); transaction=True: real commits, "
+        "tables emptied after the test",
     ):
         config.addinivalue_line("markers", line)
     import importlib
@@ -98,3 +99,6 @@ def pytest_configure(config: pytest.Config) -> None:
     collection.start(config, loaded, chosen)
     for name in FIXTURE_MODULES:
         config.pluginmanager.register(importlib.import_module(name), f"testsupport:{name}")
+    from testsupport import net
+
+    net.install(config)  # the safety net over every engine

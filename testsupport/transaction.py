@@ -14,16 +14,15 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from testsupport.net import test_connection
+
 
 @pytest.fixture
 async def db_connection(schema: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """This test's connection, inside a transaction rolled back at teardown."""
-    async with schema.connect() as connection:
-        transaction = await connection.begin()
-        try:
-            yield connection
-        finally:
-            await transaction.rollback()
+    """This test's connection, inside a transaction rolled back at teardown; with
+    ``@pytest.mark.db(transaction=True)`` a plain pooled connection, the tables emptied after."""
+    async with test_connection(schema) as connection:  # testsupport.net: guarded, savepoint or real-commit
+        yield connection
 
 
 @pytest.fixture

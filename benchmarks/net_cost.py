@@ -1,0 +1,165 @@
+"""What the safety net (testsupport/net.py) costs per test: the database part of one savepoint-mode
+test (check out the connection, BEGIN, one SELECT, ROLLBACK, check in), with and without the net,
+plus the net's per-test bookkeeping (its three per-test pytest hooks and five fixture set-ups). Median of
+several rounds, in microseconds per test.
+
+uv run python benchmarks/net_cost.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+import testsupport.plugin  # noqa: F401 - registers the sqlite+syncsqlite dialect
+from service.db import make_engine
+from testsupport import net
+
+TESTS = 2_000
+ROUNDS = 5
+
+
+class FakeItem:
+    """What the hooks read from a pytest item."""
+
+    nodeid = "test_bench.py::test_one[asyncio-sqlite]"
+    fixturenames = ("anyio_backend", "database", "db_connection", "app", "client")
+
+    def __init__(self) -> None:
+        self.stash = pytest.Stash()
+
+    def iter_markers(self, name: str) -> Iterator[Any]:
+        return iter(())
+
+    def get_closest_marker(self, name: str) -> Any:
+        return None
+
+
+class FakeFixtureDef:
+    scope = "function"
+
+    def __init__(self, argname: str) -> None:
+        self.argname = argname
+
+
+FIXTUREDEFS: list[Any] = [FakeFixtureDef(name) for name in ("db_connection", "app", "client", "db_session", "tmp_path")]
+
+
+def drive(hook: Any) -> None:
+    """Run a wrapper hook as pluggy would: up to its yield, then resume it with the result."""
+    next(hook)
+    with contextlib.suppress(StopIteration):
+        hook.send(None)
+
+
+@asynccontextmanager
+async def unguarded_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`db_connection` as it was before the net: same shape, no checks."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+
+
+async def plain_test(engine: AsyncEngine) -> None:
+    async with unguarded_connection(engine) as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def netted_test(engine: AsyncEngine, plugin: net.NetPlugin, item: Any) -> None:
+    plugin.pytest_runtest_setup(item)
+    for fixturedef in FIXTUREDEFS:
+        drive(plugin.pytest_fixture_setup(fixturedef))
+    plugin.pytest_runtest_call(item)
+    async with net.test_connection(engine) as connection:
+        await connection.execute(text("SELECT 1"))
+    plugin.pytest_runtest_teardown(item)
+
+
+async def round_us(engine: AsyncEngine, with_net: bool, plugin: net.NetPlugin, item: Any) -> float:
+    started = time.perf_counter()
+    for _ in range(TESTS):
+        if with_net:
+            await netted_test(engine, plugin, item)
+        else:
+            await plain_test(engine)
+    return (time.perf_counter() - started) / TESTS * 1e6
+
+
+async def measure(folder: Path) -> tuple[float, float]:
+    """Rounds without and with the net alternate, so a busy machine slows both alike."""
+    plugin, item = net.NetPlugin(), FakeItem()
+    plugin.pytest_collection_modifyitems([item])  # type: ignore[list-item]
+    plain_engine = make_engine(f"sqlite+syncsqlite:///{folder / 'plain.db'}")
+    net.install_listeners()
+    engine = make_engine(f"sqlite+syncsqlite:///{folder / 'net.db'}")  # recorded by the net
+    net.NET.watch_test_engine(engine.sync_engine)
+    net.uninstall()
+    without, with_net = [], []
+    try:
+        for _ in range(ROUNDS):
+            without.append(await round_us(plain_engine, False, plugin, item))
+            net.install_listeners()
+            try:
+                with_net.append(await round_us(engine, True, plugin, item))
+            finally:
+                net.uninstall()
+    finally:
+        await plain_engine.dispose()
+        await engine.dispose()
+    return statistics.median(without), statistics.median(with_net)
+
+
+def own_code_us(dialect: Any) -> float:
+    """The net's own per-test code alone (hooks, fixture bookkeeping, one checkout check), with no
+    database work around it: steadier than the difference above on a busy machine."""
+    plugin, item = net.NetPlugin(), FakeItem()
+    plugin.pytest_collection_modifyitems([item])  # type: ignore[list-item]
+    rounds = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        for _ in range(TESTS * 10):
+            plugin.pytest_runtest_setup(item)  # type: ignore[arg-type]
+            for fixturedef in FIXTUREDEFS:
+                drive(plugin.pytest_fixture_setup(fixturedef))
+            plugin.pytest_runtest_call(item)  # type: ignore[arg-type]
+            net.NET.current, net.NET.grants = dialect, 1
+            net.NET._on_checkout(dialect)
+            plugin.pytest_runtest_teardown(item)  # type: ignore[arg-type]
+        rounds.append((time.perf_counter() - started) / (TESTS * 10) * 1e6)
+    return statistics.median(rounds)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        without, with_net = asyncio.run(measure(Path(folder)))
+    net.install_listeners()
+    try:
+        engine = make_engine("sqlite+syncsqlite://")
+        net.NET.watch_test_engine(engine.sync_engine)
+        own = own_code_us(engine.sync_engine.dialect)
+    finally:
+        net.uninstall()
+    print(f"| one savepoint-mode test's database work ({TESTS} tests x {ROUNDS}, median) | us per test |")
+    print("|---|---|")
+    print(f"| without the net | {without:.1f} |")
+    print(f"| with the net (listeners + hooks + fixture bookkeeping) | {with_net:.1f} |")
+    print(f"| the net's cost | {with_net - without:+.1f} |")
+    print(f"| the net's own code alone (hooks, bookkeeping, one checkout check) | {own:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

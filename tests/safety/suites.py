@@ -1,0 +1,262 @@
+"""Inner suites for the safety net (testsupport/net.py), in tests/pitfalls/suites.py's shape: a wrong
+setup, its fix, what the wrong one prints and how its run ends. APP_DATABASE_URL is the database the
+app's settings name (a throwaway "sentinel" database holding rows the run must not touch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pitfall:
+    title: str
+    wrong: str
+    right: str
+    errors: list[str]  # fnmatch patterns the wrong setup prints
+    outcome: dict[str, int]  # what the wrong setup's run ends with
+    postgres: bool = True  # APP_DATABASE_URL is PostgreSQL (asyncpg), else a SQLite file
+    conftest: str = ""  # for suites that use testsupport itself
+
+
+TESTSUPPORT = 'pytest_plugins = ["testsupport.plugin"]'
+
+# A template app in the common shape: settings read at import, one module-global engine.
+OWN_ENGINE_APP = """
+import os
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from service.db import make_engine
+
+engine = make_engine(os.environ["APP_DATABASE_URL"])  # settings.database_url, at import time
+SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+
+
+def create_app(sessionmaker=None):
+    sessions = {sessions}
+    app = FastAPI()
+
+    @app.post("/users", status_code=201)
+    async def create_user(body: dict):
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO users (email, name) VALUES (:email, :name)"), body)
+            await session.commit()
+        return body
+
+    return app
+"""
+
+OWN_ENGINE_WRONG_SESSIONS = "SessionLocal  # the module's own, whatever it is given"
+OWN_ENGINE_RIGHT_SESSIONS = "sessionmaker or SessionLocal  # the tests hand it theirs"
+
+# Without testsupport: plain fixtures, the app as it comes. The run passes, and the user row lands in
+# the database APP_DATABASE_URL names.
+OWN_ENGINE_PLAIN = (
+    OWN_ENGINE_APP.format(sessions=OWN_ENGINE_WRONG_SESSIONS)
+    + """
+import httpx
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+@pytest.mark.anyio
+async def test_create_user():
+    app = create_app()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.post("/users", json={"email": "a@example.com", "name": "A"})
+    assert response.status_code == 201
+"""
+)
+
+OWN_ENGINE_TESTS = """
+
+@pytest.fixture(scope="session")
+def app_factory():
+    return lambda engine, sessions: create_app(sessions)
+
+
+async def test_create_user(client):
+    response = await client.post("/users", json={"email": "a@example.com", "name": "A"})
+    assert response.status_code == 201
+"""
+
+FOREIGN_ENGINE_MESSAGE = (
+    "*ForeignEngineError: test_suite.py::test_create_user[[]asyncio-*[]] uses testsupport's database, but a "
+    "connection was opened on the engine for {url}, created at *service/db.py:* (make_engine), called from "
+    "test_suite.py:* (<module>). That is not the test's engine: its reads and writes go to another database, "
+    "outside the test's transaction, and are never rolled back. Fix: configure testsupport_sessionmaker / the "
+    "app factory's `sessionmaker`/`engine` parameter so the app uses the test's engine*"
+)
+
+# An app whose lifespan builds its own engine and sessionmaker from settings, ignoring the one it is
+# given: here its settings name the test's own database, as in the report that led to the net (rows
+# leaked between tests and testsupport said nothing).
+LIFESPAN_APP = """
+from contextlib import asynccontextmanager
+import pytest
+from fastapi import FastAPI, Request
+from sqlalchemy import text
+from service.db import make_engine, make_sessionmaker
+
+
+def create_app(database_url, sessionmaker=None):
+    @asynccontextmanager
+    async def lifespan(app):
+{lifespan}
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/users", status_code=201)
+    async def create_user(body: dict, request: Request):
+        async with request.state.sessionmaker() as session:
+            await session.execute(text("INSERT INTO users (email, name) VALUES (:email, :name)"), body)
+            await session.commit()
+        return body
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def app_factory(database_url):
+    return lambda engine, sessions: create_app(database_url, sessions)
+
+
+@pytest.mark.parametrize("n", range(2))
+async def test_create_user(client, n):
+    response = await client.post("/users", json={{"email": "a@example.com", "name": "A"}})
+    assert response.status_code == 201
+"""
+
+LIFESPAN_WRONG = """
+        engine = make_engine(database_url)  # its own pool, from settings: `sessionmaker` is ignored
+        yield {"sessionmaker": make_sessionmaker(engine)}
+        await engine.dispose()
+"""
+
+LIFESPAN_RIGHT = """
+        if sessionmaker is not None:  # given one (the tests'): use it, build nothing
+            yield {"sessionmaker": sessionmaker}
+            return
+        engine = make_engine(database_url)
+        yield {"sessionmaker": make_sessionmaker(engine)}
+        await engine.dispose()
+"""
+
+LIFESPAN_MESSAGE = (
+    "*ForeignEngineError: test_suite.py::test_create_user[[]asyncio-*-0[]] uses testsupport's database, but a "
+    "connection was opened on the engine for *, created at *service/db.py:* (make_engine), called from "
+    "test_suite.py:* (lifespan)*"
+)
+
+# db_connection.commit(): the test's outer transaction committed. The next test must find no row.
+COMMIT = """
+from sqlalchemy import text
+
+async def test_1_commits_its_connection(db_connection):
+    await db_connection.execute(text("INSERT INTO users (email, name) VALUES ('c@example.com', 'C')"))
+    await db_connection.commit()
+
+async def test_2_finds_no_row(db_connection):
+    assert await db_connection.scalar(text("SELECT count(*) FROM users")) == 0
+"""
+
+COMMIT_MESSAGE = (
+    "*TestEngineMisuseError: test_suite.py::test_1_commits_its_connection[[]asyncio-*[]] called "
+    "`db_connection.commit()` on its connection's outer transaction (commit, rollback and close are testsupport's: "
+    "it rolls that transaction back at teardown). A commit would leave the test's rows in the database for every "
+    "later test*"
+)
+
+# The other misuses the net stops where they happen, each followed by a test that finds no row.
+MISUSES = """
+import pytest
+from sqlalchemy import create_engine, text
+
+INSERT = text("INSERT INTO users (email, name) VALUES ('m@example.com', 'M')")
+COUNT = text("SELECT count(*) FROM users")
+
+
+async def test_a_second_connection_from_the_test_engine(db_session, engine):
+    async with engine.begin() as connection:  # outside the test's transaction: a real commit
+        await connection.execute(INSERT)
+
+
+async def test_b_closing_the_tests_connection(db_connection):
+    await db_connection.execute(INSERT)
+    await db_connection.close()
+
+
+@pytest.fixture(scope="module")
+async def seeded(schema):
+    async with schema.begin() as connection:  # a fixture writing through the session engine
+        await connection.execute(INSERT)
+
+
+async def test_c_a_module_fixture_writing_through_the_engine(seeded, db_session):
+    pass
+
+
+async def test_d_no_database_but_the_app_reaches_for_it(bare_client):
+    token = {"Authorization": "Bearer test-token"}
+    await bare_client.post("/users", json={"email": "b@example.com", "name": "B"}, headers=token)
+
+
+OUTSIDE = create_engine("sqlite://")  # made at import, not by the test
+
+
+def test_e_no_database_but_an_engine_made_elsewhere():
+    with OUTSIDE.connect():
+        pass
+
+
+@pytest.mark.db(transaction=True)
+def test_f_real_commits_without_the_database():
+    pass
+
+
+@pytest.mark.db
+def test_h_marked_db_without_the_database():
+    pass
+
+
+def test_g_an_engine_the_test_builds_itself_is_its_own_business(tmp_path):
+    own = create_engine(f"sqlite:///{tmp_path / 'own.db'}")
+    with own.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+    own.dispose()
+
+
+async def test_z_finds_no_row(db_connection):
+    assert await db_connection.scalar(COUNT) == 0
+"""
+
+MISUSE_MESSAGES = [
+    "*TestEngineMisuseError: test_suite.py::test_a_second_connection_from_the_test_engine[[]*[]] checked out a "
+    "second connection from the test engine (the engine for *) in savepoint mode*",
+    "*TestEngineMisuseError: test_suite.py::test_b_closing_the_tests_connection[[]*[]] called "
+    "`db_connection.close()` on its connection's outer transaction*",
+    "*TestEngineMisuseError: fixture `seeded` used the test engine (the engine for *) outside any test's "
+    "transaction: what it writes is committed for real and leaks into every later test*",
+    "*DatabaseBlockedError: test_suite.py::test_d_no_database_but_the_app_reaches_for_it[[]*[]] did not ask for "
+    "the database, but it used the app's sessionmaker, which outside the `app` fixture is bound to no database*"
+    "Fix: request `client` or `app`*",
+    "*DatabaseBlockedError: test_suite.py::test_e_no_database_but_an_engine_made_elsewhere did not ask for the "
+    "database, but it used the engine for sqlite://, created at test_suite.py:* (<module>)*",
+    "*test_f_real_commits_without_the_database is marked `db(transaction=True)` but does not use the test's database*",
+    "*test_h_marked_db_without_the_database is marked `db` but requests no database fixture. Fix: request "
+    "`client` or `app`*",
+]
+
+PITFALLS = {
+    "app-own-engine-from-settings": Pitfall(
+        "The app's own engine from settings: a module-global engine built at import from an environment URL",
+        OWN_ENGINE_APP.format(sessions=OWN_ENGINE_WRONG_SESSIONS) + OWN_ENGINE_TESTS,
+        OWN_ENGINE_APP.format(sessions=OWN_ENGINE_RIGHT_SESSIONS) + OWN_ENGINE_TESTS,
+        [FOREIGN_ENGINE_MESSAGE.format(url="*")],
+        {"failed": 1, "deselected": 3},
+        postgres=False,
+        conftest=TESTSUPPORT,
+    ),
+}

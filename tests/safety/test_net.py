@@ -1,0 +1,150 @@
+"""The safety net, run on small suites of its own (tests/safety/suites.py) on both databases: each
+misuse fails where it happens, with the message that names the fix, and nothing reaches a database
+the test did not set up. The "sentinel" database stands for the developer's own: it holds rows the
+run must leave exactly as they were."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from service.db import async_url, make_engine
+from tests.safety.suites import (
+    COMMIT,
+    COMMIT_MESSAGE,
+    LIFESPAN_APP,
+    LIFESPAN_MESSAGE,
+    LIFESPAN_RIGHT,
+    LIFESPAN_WRONG,
+    MISUSE_MESSAGES,
+    MISUSES,
+    OWN_ENGINE_PLAIN,
+    PITFALLS,
+    TESTSUPPORT,
+)
+from testsupport.postgres import postgres_database
+
+SENTINEL_ROWS = [("sentinel-1@example.com", "Kept"), ("sentinel-2@example.com", "Kept too")]
+
+
+def in_thread(coroutine_function: object) -> object:
+    # The outer test is synchronous; its database work runs on a loop of its own in a worker thread,
+    # away from the session's runner.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine_function()).result()  # type: ignore[operator]
+
+
+def sentinel_rows(url: str) -> list[tuple[str, str]]:
+    async def read() -> list[tuple[str, str]]:
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(text("SELECT email, name FROM users ORDER BY email"))
+                return [(email, name) for email, name in rows]
+        finally:
+            await engine.dispose()
+
+    result: list[tuple[str, str]] = in_thread(read)  # type: ignore[assignment]
+    return result
+
+
+@pytest.fixture
+def sentinel_url(database: str, tmp_path: Path) -> Iterator[str]:
+    """A throwaway database of the current target with a `users` table holding two rows."""
+
+    def fill(url: str, key: str) -> str:
+        async def create() -> None:
+            engine = make_engine(url)
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(
+                        text(f"CREATE TABLE users (id {key}, email VARCHAR(255) NOT NULL UNIQUE, name VARCHAR(100))")
+                    )
+                    for email, name in SENTINEL_ROWS:
+                        await connection.execute(
+                            text("INSERT INTO users (email, name) VALUES (:email, :name)"),
+                            {"email": email, "name": name},
+                        )
+            finally:
+                await engine.dispose()
+
+        in_thread(create)
+        return url
+
+    if database == "sqlite":
+        yield fill(f"sqlite+aiosqlite:///{tmp_path / 'sentinel.db'}", "INTEGER PRIMARY KEY")
+        return
+    with postgres_database(None, suffix="_sentinel") as url:
+        yield fill(url, "SERIAL PRIMARY KEY")
+
+
+def run(pytester: pytest.Pytester, suite: str, *args: str, conftest: str = TESTSUPPORT) -> pytest.RunResult:
+    if conftest:
+        pytester.makeconftest(conftest)
+    pytester.makepyfile(test_suite=suite)
+    return pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", *args)
+
+
+def test_without_testsupport_the_apps_own_engine_writes_into_the_settings_database(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str
+) -> None:
+    monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
+    result = run(pytester, OWN_ENGINE_PLAIN, conftest="")
+    result.assert_outcomes(passed=1)  # "passed": and a row landed in the developer's database
+    assert sentinel_rows(sentinel_url) == sorted([*SENTINEL_ROWS, ("a@example.com", "A")])
+
+
+def test_with_testsupport_the_apps_own_engine_fails_and_the_settings_database_is_untouched(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str
+) -> None:
+    pitfall = PITFALLS["app-own-engine-from-settings"]
+    monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
+    result = run(pytester, pitfall.wrong, "-k", database, conftest=pitfall.conftest)
+    result.assert_outcomes(**pitfall.outcome)
+    shown = async_url(sentinel_url).render_as_string(hide_password=True)
+    result.stdout.fnmatch_lines([f"*ForeignEngineError: *the engine for {shown}, created at*"])
+    result.stdout.fnmatch_lines(pitfall.errors)
+    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
+
+
+def test_the_fix_hands_the_app_the_tests_sessions(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str
+) -> None:
+    pitfall = PITFALLS["app-own-engine-from-settings"]
+    monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
+    result = run(pytester, pitfall.right, "-k", database, conftest=pitfall.conftest)
+    result.assert_outcomes(passed=1, deselected=3)
+    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
+
+
+def test_a_lifespan_that_ignores_the_given_sessionmaker_fails_naming_the_cause(
+    pytester: pytest.Pytester, database: str, database_url: str
+) -> None:
+    result = run(pytester, LIFESPAN_APP.format(lifespan=LIFESPAN_WRONG), "-k", database)
+    result.assert_outcomes(failed=2, deselected=6)
+    result.stdout.fnmatch_lines([LIFESPAN_MESSAGE])
+    fixed = run(pytester, LIFESPAN_APP.format(lifespan=LIFESPAN_RIGHT), "-k", database)
+    fixed.assert_outcomes(passed=2, deselected=6)
+
+
+def test_committing_the_tests_connection_fails_there_and_leaks_nothing(
+    pytester: pytest.Pytester, database: str, database_url: str
+) -> None:
+    result = run(pytester, COMMIT, "-k", database)
+    result.assert_outcomes(failed=1, passed=1, deselected=6)
+    result.stdout.fnmatch_lines([COMMIT_MESSAGE])
+
+
+def test_each_misuse_fails_where_it_happens_and_leaks_nothing(
+    pytester: pytest.Pytester, database: str, database_url: str
+) -> None:
+    other = "postgres" if database == "sqlite" else "sqlite"
+    result = run(pytester, MISUSES, "-k", f"not {other}")
+    result.assert_outcomes(failed=7, errors=1, passed=2, deselected=12)
+    for message in MISUSE_MESSAGES:  # in the order the failures are reported
+        result.stdout.fnmatch_lines([message])

@@ -1,0 +1,62 @@
+"""Real-commit mode (``@pytest.mark.db(transaction=True)``): the app gets connections of its own from
+the test engine's pool, so concurrent requests really race, commits are real, and the tables are
+emptied after the test. The next savepoint-mode test finds them empty."""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from service.models import Note, User
+from testsupport.cleanup import empty_tables
+
+CONCURRENT = 20
+
+
+@pytest.mark.db(transaction=True)
+async def test_concurrent_creates_of_one_email_one_wins(
+    client: httpx.AsyncClient, db_connection: AsyncConnection
+) -> None:
+    statuses: list[int] = []
+
+    async def create() -> None:
+        response = await client.post("/users", json={"email": "race@example.com", "name": "R"})
+        statuses.append(response.status_code)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(CONCURRENT):
+            group.start_soon(create)
+    assert sorted(statuses) == [201] + [409] * (CONCURRENT - 1)
+    user = (await client.get("/users")).json()["items"][0]
+    assert (await client.post(f"/users/{user['id']}/notes", json={"title": "kept"})).status_code == 201
+    # Committed for real: the test's own connection (not in any transaction) sees the rows.
+    assert await db_connection.scalar(select(func.count()).select_from(User)) == 1
+    assert await db_connection.scalar(select(func.count()).select_from(Note)) == 1
+
+
+async def test_the_next_savepoint_test_finds_the_tables_empty(db_session: AsyncSession) -> None:
+    assert await db_session.scalar(select(func.count()).select_from(User)) == 0
+    assert await db_session.scalar(select(func.count()).select_from(Note)) == 0
+
+
+@pytest.mark.db(transaction=True)
+async def test_the_tests_own_commits_are_real_too(db_session: AsyncSession, db_connection: AsyncConnection) -> None:
+    db_session.add(User(email="own@example.com", name="O"))
+    await db_session.commit()
+    assert await db_connection.scalar(select(func.count()).select_from(User)) == 1
+
+
+@pytest.mark.db(transaction=True)
+async def test_emptying_restarts_the_ids_and_keeps_alembic_version(
+    client: httpx.AsyncClient, db_connection: AsyncConnection
+) -> None:
+    for email in ("a@example.com", "b@example.com"):
+        assert (await client.post("/users", json={"email": email, "name": "A"})).status_code == 201
+    await empty_tables(db_connection.engine)
+    assert (await client.get("/users")).json()["items"] == []
+    created = await client.post("/users", json={"email": "c@example.com", "name": "C"})
+    assert created.json()["id"] == 1  # RESTART IDENTITY / sqlite_sequence
+    assert await db_connection.scalar(text("SELECT count(*) FROM alembic_version")) == 1

@@ -1,0 +1,50 @@
+"""Emptying the tables after a real-commit test (``@pytest.mark.db(transaction=True)``).
+
+PostgreSQL: one ``TRUNCATE ... RESTART IDENTITY CASCADE`` over every table. SQLite: ``DELETE`` from
+each table, children before parents (foreign keys are enforced), then ``sqlite_sequence`` so
+AUTOINCREMENT ids restart. The tables are reflected once per engine, in foreign-key order
+(``Inspector.get_sorted_table_and_fkc_names``); Alembic's version table is never touched.
+https://www.postgresql.org/docs/current/sql-truncate.html
+https://www.sqlite.org/autoinc.html
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+KEEP = frozenset({"alembic_version", "sqlite_sequence"})
+
+_tables: weakref.WeakKeyDictionary[Engine, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def sorted_tables(connection: Connection) -> tuple[str, ...]:
+    """The database's tables, children first (the order to delete in), without Alembic's."""
+    ordered = inspect(connection).get_sorted_table_and_fkc_names()
+    return tuple(reversed([name for name, _ in ordered if name is not None and name not in KEEP]))
+
+
+def statements(dialect_name: str, quoted: list[str], has_sequence: bool) -> list[str]:
+    if not quoted:
+        return []
+    if dialect_name == "postgresql":
+        return [f"TRUNCATE {', '.join(quoted)} RESTART IDENTITY CASCADE"]
+    return [f"DELETE FROM {name}" for name in quoted] + (["DELETE FROM sqlite_sequence"] if has_sequence else [])
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Delete every row of every table (but Alembic's) and restart the ids, in one transaction."""
+    async with engine.begin() as connection:
+        tables = _tables.get(engine.sync_engine)
+        if tables is None:
+            tables = _tables[engine.sync_engine] = await connection.run_sync(sorted_tables)
+        quote = connection.dialect.identifier_preparer.quote
+        has_sequence = False
+        if engine.dialect.name == "sqlite":
+            found = await connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+            has_sequence = found.first() is not None
+        for statement in statements(engine.dialect.name, [quote(t) for t in tables], has_sequence):
+            await connection.exec_driver_sql(statement)
