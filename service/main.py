@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.api import router
-from service.db import make_engine, make_sessionmaker
+from service.db import make_engine, make_sessionmaker, unavailable_sqlstate
 from service.errors import method_not_allowed, validation_error
 from service.limits import BodySizeLimit
 from service.settings import Settings
@@ -71,7 +71,11 @@ def _announce_token() -> str:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, _UNAVAILABLE) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+    if (
+        isinstance(exc, _UNAVAILABLE)
+        or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        or unavailable_sqlstate(exc) is not None
+    ):
         logger.warning("database unavailable during %s %s: %r", request.method, request.url.path, exc)
         return JSONResponse(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
