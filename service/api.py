@@ -47,7 +47,7 @@ async def health(session: DbSession) -> Health:
     response_model=UserOut,
     status_code=status.HTTP_201_CREATED,
     tags=["users"],
-    responses=responses(401, 409, 413, 503),
+    responses=responses(400, 401, 409, 413, 503),
 )
 async def create_user(body: UserCreate, session: DbSession) -> User:
     user = User(email=body.email, name=body.name)
@@ -81,7 +81,7 @@ async def get_user(user_id: Id, session: DbSession) -> User:
     dependencies=Auth,
     response_model=UserOut,
     tags=["users"],
-    responses=responses(401, 404, 409, 413, 503),
+    responses=responses(400, 401, 404, 409, 413, 503),
 )
 async def update_user(user_id: Id, body: UserUpdate, session: DbSession) -> User:
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
@@ -119,7 +119,7 @@ async def delete_user(user_id: Id, session: DbSession) -> Response:
     response_model=NoteOut,
     status_code=status.HTTP_201_CREATED,
     tags=["notes"],
-    responses=responses(401, 404, 413, 503),
+    responses=responses(400, 401, 404, 413, 503),
 )
 async def create_note(user_id: Id, body: NoteCreate, session: DbSession) -> Note:
     note = Note(user_id=user_id, title=body.title, body=body.body)

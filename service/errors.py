@@ -32,6 +32,7 @@ class DatabaseErrorOut(BaseModel):
 
 
 _DESCRIPTIONS = {
+    400: "The body could not be read (for example, it is not UTF-8)",
     401: "Missing or invalid bearer token",
     404: "Not found",
     409: "Conflict: the email is taken",

@@ -74,3 +74,11 @@ async def test_values_json_cannot_echo_are_a_json_422(client: httpx.AsyncClient,
     # Echoed as JSON can carry them: the literal's name, a surrogate as its escape (a surrogate
     # key fails as a string itself).
     assert error["input"] in ("NaN", "Infinity", "-Infinity", "\\ud800", "\\udfff")
+
+
+async def test_body_that_is_not_utf8_is_a_declared_400(client: httpx.AsyncClient) -> None:
+    response = await client.post("/users", content=b'{"name": "\xff"}', headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "There was an error parsing the body"}
+    schema = (await client.get("/openapi.json")).json()
+    assert "400" in schema["paths"]["/users"]["post"]["responses"]
