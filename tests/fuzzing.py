@@ -91,7 +91,7 @@ def fuzz(
     headers: dict[str, str],
     path_parameters: dict[str, Any] | None = None,
     skip: Callable[[Operation], bool] = lambda _: False,
-    seed: int | None = None,
+    seed: int | str | None = None,
 ) -> list[str]:
     """Run ``examples`` generated cases per operation through ``send`` and CHECKS; return one
     report per failing operation (Hypothesis stops an operation at its first failure, shrinks it,
