@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +33,6 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fastapi.testclient import TestClient  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
@@ -103,6 +103,9 @@ def uvicorn_client(url: str) -> Iterator[httpx.Client]:
 @contextlib.contextmanager
 def in_process_client(url: str) -> Iterator[httpx.Client]:
     """The app in this process, through Starlette's TestClient (its lifespan runs)."""
+    with warnings.catch_warnings():  # Starlette 1.x deprecates TestClient on httpx (for httpx2)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
     with TestClient(create_app(Settings(database_url=url, api_token=SecretStr(TOKEN)))) as client:
         yield client
 
