@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.__main__ import main as cli
-from service.db import make_engine
+from service.db import engine_url, make_engine
 from service.main import create_app
 from service.settings import Settings
 
@@ -52,6 +52,12 @@ async def serving(url: str) -> AsyncIterator[httpx.AsyncClient]:
         ) as client,
     ):
         yield client
+
+
+def test_libpq_parameters_become_asyncpg_arguments() -> None:
+    url, args = engine_url("postgresql://u@db.example/app?sslmode=verify-full&sslrootcert=/ca.pem&connect_timeout=7")
+    assert url.render_as_string() == "postgresql+asyncpg://u@db.example/app"
+    assert args == {"dsn": "postgresql://?sslmode=verify-full&sslrootcert=%2Fca.pem", "timeout": 7.0}
 
 
 def test_unknown_query_parameters_are_refused_naming_them() -> None:
@@ -136,3 +142,13 @@ async def test_missing_database_or_role_is_503(database_url: str, missing: str) 
         assert response.status_code == 503, response.text
         assert response.json() == {"detail": "The database is unavailable; try again later.", "error": "DBAPIError"}
         assert response.headers["retry-after"] == "5"
+
+
+@postgres_only
+async def test_application_name_and_connect_timeout_reach_the_connection(database_url: str) -> None:
+    engine = make_engine(with_query(database_url, application_name="libpq-style", connect_timeout="7"))
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SHOW application_name")) == "libpq-style"
+    finally:
+        await engine.dispose()
