@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 
 import uvicorn
-from sqlalchemy.engine import make_url
 
 from service import migrate
-from service.db import async_url
+from service.db import async_url, engine_url
 from service.main import create_app
 from service.settings import Settings
 
@@ -22,7 +21,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = Settings()
-    shown = make_url(async_url(settings.database_url)).render_as_string(hide_password=True)
+    try:
+        engine_url(settings.database_url)  # a URL no driver takes stops here, with the fix
+    except ValueError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    shown = async_url(settings.database_url).render_as_string(hide_password=True)
     if args.command == "migrate" or not args.no_migrate:
         print(f"Migrating {shown} to head", flush=True)
         migrate.upgrade(url=settings.database_url)

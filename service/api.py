@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db import integrity_kind
 from service.dependencies import DbSession, verify_auth
+from service.errors import responses
 from service.models import Note, User
 from service.schemas import Health, NoteCreate, NoteOut, Page, UserCreate, UserOut, UserUpdate
 
@@ -34,13 +35,20 @@ def _email_taken(email: str) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, detail=f"A user with email {email!r} already exists.")
 
 
-@router.get("/health", response_model=Health, tags=["health"])
+@router.get("/health", response_model=Health, tags=["health"], responses=responses(503))
 async def health(session: DbSession) -> Health:
     await session.execute(text("SELECT 1"))
     return Health(status="ok", database=session.get_bind().dialect.name)
 
 
-@router.post("/users", dependencies=Auth, response_model=UserOut, status_code=status.HTTP_201_CREATED, tags=["users"])
+@router.post(
+    "/users",
+    dependencies=Auth,
+    response_model=UserOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["users"],
+    responses=responses(400, 401, 409, 413, 503),
+)
 async def create_user(body: UserCreate, session: DbSession) -> User:
     user = User(email=body.email, name=body.name)
     session.add(user)
@@ -54,13 +62,13 @@ async def create_user(body: UserCreate, session: DbSession) -> User:
     return user
 
 
-@router.get("/users", response_model=Page[UserOut], tags=["users"])
+@router.get("/users", response_model=Page[UserOut], tags=["users"], responses=responses(503))
 async def list_users(session: DbSession, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     rows = await session.scalars(select(User).order_by(User.id).limit(limit).offset(offset))
     return {"items": rows.all(), "limit": limit, "offset": offset}
 
 
-@router.get("/users/{user_id}", response_model=UserOut, tags=["users"])
+@router.get("/users/{user_id}", response_model=UserOut, tags=["users"], responses=responses(404, 503))
 async def get_user(user_id: Id, session: DbSession) -> User:
     user = await session.get(User, user_id)
     if user is None:
@@ -68,7 +76,13 @@ async def get_user(user_id: Id, session: DbSession) -> User:
     return user
 
 
-@router.patch("/users/{user_id}", dependencies=Auth, response_model=UserOut, tags=["users"])
+@router.patch(
+    "/users/{user_id}",
+    dependencies=Auth,
+    response_model=UserOut,
+    tags=["users"],
+    responses=responses(400, 401, 404, 409, 413, 503),
+)
 async def update_user(user_id: Id, body: UserUpdate, session: DbSession) -> User:
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
@@ -87,7 +101,13 @@ async def update_user(user_id: Id, body: UserUpdate, session: DbSession) -> User
     return user
 
 
-@router.delete("/users/{user_id}", dependencies=Auth, status_code=status.HTTP_204_NO_CONTENT, tags=["users"])
+@router.delete(
+    "/users/{user_id}",
+    dependencies=Auth,
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["users"],
+    responses=responses(401, 404, 503),
+)
 async def delete_user(user_id: Id, session: DbSession) -> Response:
     # The database's ON DELETE CASCADE removes the user's notes in the same statement.
     return await _delete_one(session, User, user_id)
@@ -99,6 +119,7 @@ async def delete_user(user_id: Id, session: DbSession) -> Response:
     response_model=NoteOut,
     status_code=status.HTTP_201_CREATED,
     tags=["notes"],
+    responses=responses(400, 401, 404, 413, 503),
 )
 async def create_note(user_id: Id, body: NoteCreate, session: DbSession) -> Note:
     note = Note(user_id=user_id, title=body.title, body=body.body)
@@ -113,7 +134,7 @@ async def create_note(user_id: Id, body: NoteCreate, session: DbSession) -> Note
     return note
 
 
-@router.get("/users/{user_id}/notes", response_model=Page[NoteOut], tags=["notes"])
+@router.get("/users/{user_id}/notes", response_model=Page[NoteOut], tags=["notes"], responses=responses(404, 503))
 async def list_notes(user_id: Id, session: DbSession, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     statement = select(Note).where(Note.user_id == user_id).order_by(Note.id).limit(limit).offset(offset)
     notes = (await session.scalars(statement)).all()
@@ -123,7 +144,13 @@ async def list_notes(user_id: Id, session: DbSession, limit: Limit = 50, offset:
     return {"items": notes, "limit": limit, "offset": offset}
 
 
-@router.delete("/notes/{note_id}", dependencies=Auth, status_code=status.HTTP_204_NO_CONTENT, tags=["notes"])
+@router.delete(
+    "/notes/{note_id}",
+    dependencies=Auth,
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["notes"],
+    responses=responses(401, 404, 503),
+)
 async def delete_note(note_id: Id, session: DbSession) -> Response:
     return await _delete_one(session, Note, note_id)
 

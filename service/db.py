@@ -4,6 +4,7 @@ each database the same way."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -25,9 +26,80 @@ def async_url(url: str | URL) -> URL:
     return parsed
 
 
+# libpq URL parameters (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS)
+# that asyncpg's own DSN parser reads (asyncpg/connect_utils.py, _parse_connect_dsn_and_args). SQLAlchemy
+# would pass them to asyncpg.connect() as keywords, a TypeError; asyncpg takes them in its `dsn`.
+_ASYNCPG_DSN_PARAMS = frozenset(
+    {
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "sslpassword",
+        "sslcrl",
+        "sslnegotiation",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+        "passfile",
+    }
+)
+# Kept in the URL: SQLAlchemy's asyncpg dialect reads them (host: multiple hosts or a socket folder).
+_URL_PARAMS = frozenset({"host", "prepared_statement_cache_size", "ssl"})
+# Any other query parameter would reach asyncpg as a keyword it does not take, or (in its dsn) be
+# sent as a server setting: refuse it at start-up, naming it.
+SUPPORTED_POSTGRES_PARAMS = sorted(_ASYNCPG_DSN_PARAMS | _URL_PARAMS | {"connect_timeout", "application_name"})
+
+
+def asyncpg_connect_args(url: URL) -> tuple[URL, dict[str, Any]]:
+    """Split libpq-style query parameters off an asyncpg URL into asyncpg's connect arguments:
+    ``?sslmode=require`` works as it does with psql. Raises ValueError naming unknown parameters."""
+    unknown = sorted(set(url.query) - set(SUPPORTED_POSTGRES_PARAMS))
+    if unknown:
+        raise ValueError(
+            f"DATABASE_URL has query parameters asyncpg cannot take: {', '.join(unknown)}. "
+            f"Supported: {', '.join(SUPPORTED_POSTGRES_PARAMS)}."
+        )
+    args: dict[str, Any] = {}
+    single = {key: value for key, value in url.query.items() if isinstance(value, str)}
+    repeated = sorted(set(url.query) - set(single) - {"host"})
+    if repeated:
+        raise ValueError(f"DATABASE_URL repeats the query parameters {', '.join(repeated)}; give each once.")
+    dsn_params = {key: single[key] for key in sorted(_ASYNCPG_DSN_PARAMS & set(single))}
+    if dsn_params:
+        if "ssl" in single and "sslmode" in dsn_params:
+            raise ValueError("DATABASE_URL has both ssl and sslmode; give one.")
+        args["dsn"] = "postgresql://?" + urlencode(dsn_params)  # host, user... come as keywords
+    if "connect_timeout" in single:
+        try:
+            args["timeout"] = float(single["connect_timeout"])
+        except ValueError:
+            raise ValueError(
+                f"DATABASE_URL: connect_timeout must be a number of seconds, not {single['connect_timeout']!r}."
+            ) from None
+    if "application_name" in single:
+        args["server_settings"] = {"application_name": single["application_name"]}
+    return url.difference_update_query([*dsn_params, "connect_timeout", "application_name"]), args
+
+
+def engine_url(url: str | URL) -> tuple[URL, dict[str, Any]]:
+    """The URL SQLAlchemy gets and the driver's connect arguments taken out of its query.
+    Raises ValueError, with the fix, for a URL no driver would take (``python -m service`` checks
+    this before it migrates or serves)."""
+    parsed = async_url(url)
+    if parsed.drivername == "postgresql+asyncpg":
+        return asyncpg_connect_args(parsed)
+    return parsed, {}
+
+
 def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """Create an engine; never at import time, so each caller owns its pool and its event loop."""
-    engine = create_async_engine(async_url(url), **kwargs)
+    parsed, connect_args = engine_url(url)
+    if connect_args:
+        kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
+    engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine
@@ -68,3 +140,21 @@ def integrity_kind(exc: IntegrityError) -> str:
     if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
         return "foreign_key"
     return "other"
+
+
+# SQLSTATEs that mean "this database cannot serve you now", whenever they happen (asyncpg raises the
+# connect-time ones, such as a database or role that does not exist, from the first checkout):
+# connection exception (08), invalid authorization (28: unknown role, wrong password), insufficient
+# resources (53: too many connections), operator intervention (57P: shutdown, cannot connect now),
+# and 3D000 invalid catalog name (no such database).
+# https://www.postgresql.org/docs/current/errcodes-appendix.html
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "28", "53", "57P", "3D000")
+
+
+def unavailable_sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error that means the database is unavailable, else None."""
+    orig = getattr(exc, "orig", exc)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES):
+        return sqlstate
+    return None

@@ -10,13 +10,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.api import router
-from service.db import make_engine, make_sessionmaker
+from service.db import make_engine, make_sessionmaker, unavailable_sqlstate
+from service.errors import method_not_allowed, validation_error
+from service.limits import BodySizeLimit
 from service.settings import Settings
 
 logger = logging.getLogger("service")
@@ -53,6 +56,9 @@ def create_app(
 
     app = FastAPI(title="Users and notes", lifespan=lifespan)
     app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, method_not_allowed(router.routes))
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(OSError, _database_error)
     return app
@@ -65,7 +71,11 @@ def _announce_token() -> str:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, _UNAVAILABLE) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+    if (
+        isinstance(exc, _UNAVAILABLE)
+        or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        or unavailable_sqlstate(exc) is not None
+    ):
         logger.warning("database unavailable during %s %s: %r", request.method, request.url.path, exc)
         return JSONResponse(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -19,6 +19,7 @@ NAMING_CONVENTION = {
 EMAIL_MAX = 320
 NAME_MAX = 100
 TITLE_MAX = 200
+BODY_MAX = 10_000  # checked by the API schema only (the column is TEXT)
 
 
 class Base(DeclarativeBase):

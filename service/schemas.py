@@ -6,13 +6,26 @@ from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
-from service.models import EMAIL_MAX, NAME_MAX, TITLE_MAX
+from service.models import BODY_MAX, EMAIL_MAX, NAME_MAX, TITLE_MAX
 
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000 (asyncpg: CharacterNotInRepertoireError, a 500) and SQLite
+    # stores it: refuse it here so both databases answer the same 422, naming the field.
+    # https://www.postgresql.org/docs/current/datatype-character.html
+    if "\x00" in value:
+        raise PydanticCustomError("string_nul", "Text must not contain the NUL character (U+0000)")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
 # Emails are unique case-insensitively on both databases: store them lower-cased.
-Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX), AfterValidator(str.lower)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+Email = Annotated[EmailStr, Field(max_length=EMAIL_MAX), NoNul, AfterValidator(str.lower)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX), NoNul]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), NoNul]
+Body = Annotated[str, Field(max_length=BODY_MAX), NoNul]
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -46,7 +59,7 @@ class UserOut(BaseModel):
 class NoteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: Title
-    body: Annotated[str, Field(max_length=10_000)] = ""
+    body: Body = ""
 
 
 class NoteOut(BaseModel):

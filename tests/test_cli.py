@@ -79,3 +79,19 @@ def test_unreachable_database_gives_503_and_the_process_keeps_running(tmp_path: 
         assert write.json()["detail"] == "The database is unavailable; try again later."
         assert client.get("/health").status_code == 503
         assert proc.poll() is None
+
+
+def test_json_the_error_body_cannot_hold_is_a_422_and_the_connection_stays_open(tmp_path: Path) -> None:
+    # A 500 raised from the 422 handler made uvicorn close the keep-alive connection.
+    with running_service(tmp_path, {"API_TOKEN": "t"}) as (client, _):
+        first = client.get("/health")
+        local = first.extensions["network_stream"].get_extra_info("client_addr")
+        for raw in (b'{"email": "a@example.com", "name": NaN}', b'{"email": "a@example.com", "name": "\\ud800"}'):
+            response = client.post(
+                "/users", content=raw, headers={"Authorization": "Bearer t", "Content-Type": "application/json"}
+            )
+            assert response.status_code == 422
+            assert response.headers["content-type"] == "application/json"
+            after = client.get("/health")
+            assert after.status_code == 200
+            assert after.extensions["network_stream"].get_extra_info("client_addr") == local

@@ -50,3 +50,35 @@ async def test_out_of_range_ids_are_422_not_a_driver_error(client: httpx.AsyncCl
     response = await client.get(f"/users/{user_id}")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["path", "user_id"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"email": "ada@example.com", "name": NaN}',
+        b'{"email": "ada@example.com", "name": Infinity}',
+        b'{"email": "ada@example.com", "name": -Infinity}',
+        b'{"email": "ada@example.com", "name": "\\ud800"}',
+        b'{"email": "ada@example.com", "name": "Ada", "\\udfff": [NaN]}',
+    ],
+    ids=["nan", "infinity", "minus-infinity", "lone-surrogate", "surrogate-key"],
+)
+async def test_values_json_cannot_echo_are_a_json_422(client: httpx.AsyncClient, raw: bytes) -> None:
+    # Python's json module reads NaN, Infinity and lone surrogates; FastAPI's own 422 handler then
+    # failed to encode the input it echoes, and answered a plain-text 500.
+    response = await client.post("/users", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/json"
+    [error] = response.json()["detail"]
+    assert error["loc"][0] == "body"
+    # Echoed as JSON can carry them: the literal's name, a surrogate as its escape (a surrogate
+    # key fails as a string itself).
+    assert error["input"] in ("NaN", "Infinity", "-Infinity", "\\ud800", "\\udfff")
+
+
+async def test_body_that_is_not_utf8_is_a_declared_400(client: httpx.AsyncClient) -> None:
+    response = await client.post("/users", content=b'{"name": "\xff"}', headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "There was an error parsing the body"}
+    schema = (await client.get("/openapi.json")).json()
+    assert "400" in schema["paths"]["/users"]["post"]["responses"]
