@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import importlib
 import os
 import sys
 import weakref
@@ -53,15 +54,21 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from testsupport import cleanup
 
-# Fixtures of these modules build the test databases and the test engine: trusted with both.
-TRUSTED_MODULES = ("testsupport.databases", "testsupport.engine", "testsupport.postgres")
+# Fixtures of these modules build the test databases (`database_url`, `postgres_url`, ...) and the
+# test engine (`engine`, `schema`): trusted with both.
+TRUSTED_MODULES = ("testsupport.databases", "testsupport.engine")
 # Trusted wherever defined: a project may override `schema` to migrate its own way.
 TRUSTED_FIXTURES = frozenset({"schema"})
 # The engine the fixture of this name (in a trusted module) creates is the test engine.
 TEST_ENGINE_FIXTURE = "engine"
 
-# Frames of these are never where an engine was created: import machinery, test collection.
-_SKIPPED = (*(os.path.dirname(module.__file__ or "") for module in (sqlalchemy, _pytest, pluggy)), "<")
+# Frames of these are never where an engine was created: import machinery (importlib, and
+# testsupport resolving the `testsupport_*` keys at start-up), test collection.
+_SKIPPED = (
+    *(os.path.dirname(module.__file__ or "") for module in (sqlalchemy, _pytest, pytest, pluggy, importlib)),
+    *(os.path.join(os.path.dirname(__file__), name) for name in ("config.py", "plugin.py")),
+    "<",
+)
 
 
 class NetError(RuntimeError):
@@ -98,9 +105,10 @@ class EngineInfo:
 
 
 FIX_CONFIGURATION = (
-    "configure testsupport_sessionmaker / the app factory's `sessionmaker`/`engine` parameter so the app "
-    "uses the test's engine (testsupport's `app_sessions` and `engine` fixtures), and build no engine of its "
-    "own at import time or in its lifespan when one is given"
+    "hand the app the test's sessions: set testsupport_sessionmaker to the async_sessionmaker its handlers "
+    "use (a module-global one is rebound to each test's connection), or have the factory named by "
+    "testsupport_app use the `sessionmaker=` / `engine=` it is given instead of building its own from "
+    "settings, at import time or in its lifespan"
 )
 USE_DATABASE = (
     "request `client` or `app` (the app on the test's database), or `db_session` / `db_connection`: the test "
@@ -270,6 +278,8 @@ def _creation_site(limit: int = 2) -> str:
             if shown.startswith(".."):
                 shown = path
             sites.append(f"{shown}:{frame.f_lineno} ({frame.f_code.co_name})")
+            if frame.f_code.co_name == "<module>":
+                break  # a module's import: what called it is import machinery
         frame = frame.f_back  # type: ignore[assignment]
     return ", called from ".join(sites) or "an unknown place"
 
@@ -438,13 +448,22 @@ class NetPlugin:
 _installed: list[Callable[[], None]] = []
 
 
-def install(config: pytest.Config) -> None:
+def install(config: pytest.Config) -> NetPlugin:
     """Watch every engine for this session (called from the plugin's pytest_configure). An inline
     pytester run inside a run shares the listeners; only the run that installed them removes them."""
     owner = not _installed
     if owner:
         install_listeners()
-    config.pluginmanager.register(NetPlugin(owner), "testsupport-net")
+    plugin = NetPlugin(owner)
+    config.pluginmanager.register(plugin, "testsupport-net")
+    return plugin
+
+
+def remove(config: pytest.Config, plugin: NetPlugin) -> None:
+    """Undo ``install`` (the configuration was refused: the run stops before any test)."""
+    config.pluginmanager.unregister(plugin)
+    if plugin.owner:
+        uninstall()
 
 
 def install_listeners() -> None:

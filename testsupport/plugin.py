@@ -78,9 +78,20 @@ def pytest_configure(config: pytest.Config) -> None:
     # trylast: after conftest.py files and `pythonpath` have put the project on sys.path.
     from testsupport import config as settings
 
-    loaded = settings.load(config)
-    if loaded is None:
+    if not str(config.getini("testsupport_app") or "").strip():
+        settings.load(config)  # inert; it only refuses testsupport keys and options set without the app
         return
+    from testsupport import net
+
+    # The net first: resolving the keys imports the project's modules, and an engine they build at
+    # import time must be recorded (its URL, where it was made) for the net's messages.
+    watching = net.install(config)
+    try:
+        loaded = settings.load(config)
+    except BaseException:
+        net.remove(config, watching)
+        raise
+    assert loaded is not None
     for line in (  # before the fixture modules are imported: their parameters carry these marks
         "sqlite: runs on the SQLite target",
         "postgres: runs on the PostgreSQL target",
@@ -99,6 +110,3 @@ def pytest_configure(config: pytest.Config) -> None:
     collection.start(config, loaded, chosen)
     for name in FIXTURE_MODULES:
         config.pluginmanager.register(importlib.import_module(name), f"testsupport:{name}")
-    from testsupport import net
-
-    net.install(config)  # the safety net over every engine

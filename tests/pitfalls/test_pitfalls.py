@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from testsupport.pitfalls import PITFALLS, Pitfall
 from testsupport.pitfalls.__main__ import main
-from testsupport.pitfalls.run import SuiteRun, postgres_for_pitfalls, render, run
+from testsupport.pitfalls.run import UNGUARDED, SuiteRun, postgres_for_pitfalls, render, run
 from testsupport.postgres import PostgresUnavailable
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -80,6 +80,24 @@ def test_fixed_setup_passes(runs: Runs, name: str) -> None:
     result = runs.of(pitfall, pitfall.fixed)
     outcome = result.outcome()
     assert set(outcome) == {"passed"}, result.report()
+
+
+SETTINGS_PITFALLS = [name for name in NAMES if PITFALLS[name].settings_database]
+
+
+@pytest.mark.parametrize("name", SETTINGS_PITFALLS)
+def test_without_testsupport_the_wrong_setup_writes_into_the_settings_database(runs: Runs, name: str) -> None:
+    """The wrong suite passes without testsupport, and a row lands in the database its settings
+    name; with testsupport that database keeps exactly its rows."""
+    pitfall = PITFALLS[name]
+    unguarded = runs.of(pitfall, pitfall.wrong + UNGUARDED)
+    guarded = runs.of(pitfall, pitfall.wrong)
+    assert unguarded.outcome() == {"passed": 1}, unguarded.report()
+    before = guarded.rows_after
+    assert before, guarded.report()
+    assert len(unguarded.rows_after) == len(before) + 1
+    assert unguarded.rows_after[: len(before)] == before
+    assert runs.of(pitfall, pitfall.fixed).rows_after == before
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,29 +1,27 @@
-"""Inner suites for the safety net (testsupport/net.py), in tests/pitfalls/suites.py's shape: a wrong
-setup, its fix, what the wrong one prints and how its run ends. APP_DATABASE_URL is the database the
-app's settings name (a throwaway "sentinel" database holding rows the run must not touch)."""
+"""Inner suites for the safety net (testsupport/net.py), each configured by ini keys as the README's
+adoption section says: an app module (``ownapp.py``) named by ``testsupport_app``, or the service
+itself (tests/service_suite.py). APP_DATABASE_URL is the database the app's settings name (a
+throwaway "sentinel" database holding rows the run must not touch). The pitfall
+"app-own-engine-from-settings" is in testsupport's pitfall registry; tests/safety runs its suites
+from there."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from tests.service_suite import service_ini
 
 
-@dataclass(frozen=True)
-class Pitfall:
-    title: str
-    wrong: str
-    right: str
-    errors: list[str]  # fnmatch patterns the wrong setup prints
-    outcome: dict[str, int]  # what the wrong setup's run ends with
-    postgres: bool = True  # APP_DATABASE_URL is PostgreSQL (asyncpg), else a SQLite file
-    conftest: str = ""  # for suites that use testsupport itself
+def project_ini(app: str = "ownapp:create_app") -> str:
+    """The service's testsupport keys (tests/service_suite.py), with ``testsupport_app`` naming
+    the suite's own app module; the pytester folder on the path so it imports."""
+    return service_ini().replace('testsupport_app = "service.main:create_app"', f'testsupport_app = "{app}"') + (
+        'pythonpath = ["."]\n'
+    )
 
 
-TESTSUPPORT = 'pytest_plugins = ["testsupport.plugin"]'
-
-# A template app in the common shape: settings read at import, one module-global engine.
+# An app in the common template shape: settings read at import, one module-global engine; its
+# factory (testsupport_app) is handed the test's sessionmaker. The wrong one ignores it.
 OWN_ENGINE_APP = """
 import os
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -50,33 +48,7 @@ def create_app(sessionmaker=None):
 OWN_ENGINE_WRONG_SESSIONS = "SessionLocal  # the module's own, whatever it is given"
 OWN_ENGINE_RIGHT_SESSIONS = "sessionmaker or SessionLocal  # the tests hand it theirs"
 
-# Without testsupport: plain fixtures, the app as it comes. The run passes, and the user row lands in
-# the database APP_DATABASE_URL names.
-OWN_ENGINE_PLAIN = (
-    OWN_ENGINE_APP.format(sessions=OWN_ENGINE_WRONG_SESSIONS)
-    + """
-import httpx
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-@pytest.mark.anyio
-async def test_create_user():
-    app = create_app()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        response = await client.post("/users", json={"email": "a@example.com", "name": "A"})
-    assert response.status_code == 201
-"""
-)
-
 OWN_ENGINE_TESTS = """
-
-@pytest.fixture(scope="session")
-def app_factory():
-    return lambda engine, sessions: create_app(sessions)
-
-
 async def test_create_user(client):
     response = await client.post("/users", json={"email": "a@example.com", "name": "A"})
     assert response.status_code == 201
@@ -85,9 +57,10 @@ async def test_create_user(client):
 FOREIGN_ENGINE_MESSAGE = (
     "*ForeignEngineError: test_suite.py::test_create_user[[]asyncio-*[]] uses testsupport's database, but a "
     "connection was opened on the engine for {url}, created at *service/db.py:* (make_engine), called from "
-    "test_suite.py:* (<module>). That is not the test's engine: its reads and writes go to another database, "
-    "outside the test's transaction, and are never rolled back. Fix: configure testsupport_sessionmaker / the "
-    "app factory's `sessionmaker`/`engine` parameter so the app uses the test's engine*"
+    "ownapp.py:* (<module>). That is not the test's engine: its reads and writes go to another database, "
+    "outside the test's transaction, and are never rolled back. Fix: hand the app the test's sessions: set "
+    "testsupport_sessionmaker to the async_sessionmaker its handlers use *, or have the factory named by "
+    "testsupport_app use the `sessionmaker=` / `engine=` it is given instead of building its own from settings*"
 )
 
 # An app whose lifespan builds its own engine and sessionmaker from settings, ignoring the one it is
@@ -95,13 +68,14 @@ FOREIGN_ENGINE_MESSAGE = (
 # leaked between tests and testsupport said nothing).
 LIFESPAN_APP = """
 from contextlib import asynccontextmanager
-import pytest
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 from service.db import make_engine, make_sessionmaker
 
 
-def create_app(database_url, sessionmaker=None):
+def create_app(engine=None, sessionmaker=None):
+    database_url = engine.url.render_as_string(hide_password=False)  # its settings: the test's database
+
     @asynccontextmanager
     async def lifespan(app):
 {lifespan}
@@ -116,16 +90,15 @@ def create_app(database_url, sessionmaker=None):
         return body
 
     return app
+"""
 
-
-@pytest.fixture(scope="session")
-def app_factory(database_url):
-    return lambda engine, sessions: create_app(database_url, sessions)
+LIFESPAN_TESTS = """
+import pytest
 
 
 @pytest.mark.parametrize("n", range(2))
 async def test_create_user(client, n):
-    response = await client.post("/users", json={{"email": "a@example.com", "name": "A"}})
+    response = await client.post("/users", json={"email": "a@example.com", "name": "A"})
     assert response.status_code == 201
 """
 
@@ -147,7 +120,7 @@ LIFESPAN_RIGHT = """
 LIFESPAN_MESSAGE = (
     "*ForeignEngineError: test_suite.py::test_create_user[[]asyncio-*-0[]] uses testsupport's database, but a "
     "connection was opened on the engine for *, created at *service/db.py:* (make_engine), called from "
-    "test_suite.py:* (lifespan)*"
+    "ownapp.py:* (lifespan)*"
 )
 
 # db_connection.commit(): the test's outer transaction committed. The next test must find no row.
@@ -248,15 +221,3 @@ MISUSE_MESSAGES = [
     "*test_h_marked_db_without_the_database is marked `db` but requests no database fixture. Fix: request "
     "`client` or `app`*",
 ]
-
-PITFALLS = {
-    "app-own-engine-from-settings": Pitfall(
-        "The app's own engine from settings: a module-global engine built at import from an environment URL",
-        OWN_ENGINE_APP.format(sessions=OWN_ENGINE_WRONG_SESSIONS) + OWN_ENGINE_TESTS,
-        OWN_ENGINE_APP.format(sessions=OWN_ENGINE_RIGHT_SESSIONS) + OWN_ENGINE_TESTS,
-        [FOREIGN_ENGINE_MESSAGE.format(url="*")],
-        {"failed": 1, "deselected": 3},
-        postgres=False,
-        conftest=TESTSUPPORT,
-    ),
-}

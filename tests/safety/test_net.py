@@ -1,7 +1,8 @@
-"""The safety net, run on small suites of its own (tests/safety/suites.py) on both databases: each
-misuse fails where it happens, with the message that names the fix, and nothing reaches a database
-the test did not set up. The "sentinel" database stands for the developer's own: it holds rows the
-run must leave exactly as they were."""
+"""The safety net, run on small suites of its own (tests/safety/suites.py, and the pitfall
+"app-own-engine-from-settings" from testsupport's registry) on both databases: each misuse fails
+where it happens, with the message that names the fix, and nothing reaches a database the test did
+not set up. The "sentinel" database stands for the developer's own: it holds rows the run must
+leave exactly as they were. Each inner suite is configured by ini keys, as an adopter's is."""
 
 from __future__ import annotations
 
@@ -17,16 +18,23 @@ from service.db import async_url, make_engine
 from tests.safety.suites import (
     COMMIT,
     COMMIT_MESSAGE,
+    FOREIGN_ENGINE_MESSAGE,
     LIFESPAN_APP,
     LIFESPAN_MESSAGE,
     LIFESPAN_RIGHT,
+    LIFESPAN_TESTS,
     LIFESPAN_WRONG,
     MISUSE_MESSAGES,
     MISUSES,
-    OWN_ENGINE_PLAIN,
-    PITFALLS,
-    TESTSUPPORT,
+    OWN_ENGINE_APP,
+    OWN_ENGINE_RIGHT_SESSIONS,
+    OWN_ENGINE_TESTS,
+    OWN_ENGINE_WRONG_SESSIONS,
+    project_ini,
 )
+from tests.service_suite import use_service
+from testsupport.pitfalls import PITFALLS
+from testsupport.pitfalls.run import SUITES
 from testsupport.postgres import postgres_database
 
 SENTINEL_ROWS = [("sentinel-1@example.com", "Kept"), ("sentinel-2@example.com", "Kept too")]
@@ -83,41 +91,90 @@ def sentinel_url(database: str, tmp_path: Path) -> Iterator[str]:
         yield fill(url, "SERIAL PRIMARY KEY")
 
 
-def run(pytester: pytest.Pytester, suite: str, *args: str, conftest: str = TESTSUPPORT) -> pytest.RunResult:
-    if conftest:
-        pytester.makeconftest(conftest)
+BASE = ("-p", "no:asyncio", "-p", "no:cacheprovider")
+OWN_ENGINE = PITFALLS["app-own-engine-from-settings"]
+OWN_ENGINE_SUITE = SUITES / OWN_ENGINE.wrong.split("/")[0]  # the registry's files, not a copy
+
+
+def run(pytester: pytest.Pytester, suite: str, *args: str, app: str = "") -> pytest.RunResult:
+    """``suite`` as test_suite.py; ``app``: the module ownapp.py that testsupport_app names (else
+    the project is the service itself)."""
+    if app:
+        pytester.makepyprojecttoml(project_ini())
+        pytester.makepyfile(ownapp=app)
+    else:
+        use_service(pytester)
     pytester.makepyfile(test_suite=suite)
-    return pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", *args)
+    return pytester.runpytest_subprocess(*BASE, *args)
+
+
+def run_pitfall(pytester: pytest.Pytester, folder: str, *args: str, testsupport: bool = True) -> pytest.RunResult:
+    """The registry's suite ``folder`` (wrong or fixed) with its app and its pytest.ini; without
+    ``testsupport`` the ini has no testsupport_app key, as before a project adopts it."""
+    ini = (OWN_ENGINE_SUITE / "pytest.ini").read_text() if testsupport else "[pytest]\npythonpath = .\n"
+    pytester.makefile(".ini", pytest=ini)
+    app = OWN_ENGINE_SUITE / "settingsapp.py"
+    pytester.makepyfile(settingsapp=app.read_text())
+    (test,) = (OWN_ENGINE_SUITE / folder).glob("test_*.py")
+    pytester.makepyfile(**{test.stem: test.read_text()})
+    return pytester.runpytest_subprocess(*BASE, *args)
+
+
+def settings_url(sentinel_url: str) -> str:
+    return async_url(sentinel_url).render_as_string(hide_password=False)
+
+
+def shown(sentinel_url: str) -> str:
+    return async_url(sentinel_url).render_as_string(hide_password=True)
 
 
 def test_without_testsupport_the_apps_own_engine_writes_into_the_settings_database(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str
 ) -> None:
-    monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
-    result = run(pytester, OWN_ENGINE_PLAIN, conftest="")
+    monkeypatch.setenv("DATABASE_URL", settings_url(sentinel_url))
+    result = run_pitfall(pytester, "wrong", testsupport=False)
     result.assert_outcomes(passed=1)  # "passed": and a row landed in the developer's database
     assert sentinel_rows(sentinel_url) == sorted([*SENTINEL_ROWS, ("a@example.com", "A")])
 
 
-def test_with_testsupport_the_apps_own_engine_fails_and_the_settings_database_is_untouched(
+def test_with_testsupport_the_apps_own_engine_is_blocked_and_the_settings_database_is_untouched(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", settings_url(sentinel_url))
+    result = run_pitfall(pytester, "wrong", *OWN_ENGINE.select)
+    result.assert_outcomes(**OWN_ENGINE.outcome)
+    result.stdout.fnmatch_lines(
+        [
+            "*DatabaseBlockedError: test_app_own_engine_from_settings.py::test_create_user did not ask for the "
+            f"database, but it used the engine for {shown(sentinel_url)}, created at settingsapp.py:* (<module>).*"
+        ]
+    )
+    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
+    fixed = run_pitfall(pytester, "fixed", *OWN_ENGINE.select)
+    fixed.assert_outcomes(passed=1, deselected=3)
+    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
+
+
+def test_with_testsupport_a_factory_ignoring_the_sessionmaker_fails_and_the_settings_database_is_untouched(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str
 ) -> None:
-    pitfall = PITFALLS["app-own-engine-from-settings"]
     monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
-    result = run(pytester, pitfall.wrong, "-k", database, conftest=pitfall.conftest)
-    result.assert_outcomes(**pitfall.outcome)
-    shown = async_url(sentinel_url).render_as_string(hide_password=True)
-    result.stdout.fnmatch_lines([f"*ForeignEngineError: *the engine for {shown}, created at*"])
-    result.stdout.fnmatch_lines(pitfall.errors)
+    result = run(
+        pytester, OWN_ENGINE_TESTS, "-k", database, app=OWN_ENGINE_APP.format(sessions=OWN_ENGINE_WRONG_SESSIONS)
+    )
+    result.assert_outcomes(failed=1, deselected=3)
+    result.stdout.fnmatch_lines([f"*ForeignEngineError: *the engine for {shown(sentinel_url)}, created at*"])
+    result.stdout.fnmatch_lines([FOREIGN_ENGINE_MESSAGE.format(url="*")])
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
 
 def test_the_fix_hands_the_app_the_tests_sessions(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str
 ) -> None:
-    pitfall = PITFALLS["app-own-engine-from-settings"]
     monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
-    result = run(pytester, pitfall.right, "-k", database, conftest=pitfall.conftest)
+    result = run(
+        pytester, OWN_ENGINE_TESTS, "-k", database, app=OWN_ENGINE_APP.format(sessions=OWN_ENGINE_RIGHT_SESSIONS)
+    )
     result.assert_outcomes(passed=1, deselected=3)
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
@@ -125,10 +182,10 @@ def test_the_fix_hands_the_app_the_tests_sessions(
 def test_a_lifespan_that_ignores_the_given_sessionmaker_fails_naming_the_cause(
     pytester: pytest.Pytester, database: str, database_url: str
 ) -> None:
-    result = run(pytester, LIFESPAN_APP.format(lifespan=LIFESPAN_WRONG), "-k", database)
+    result = run(pytester, LIFESPAN_TESTS, "-k", database, app=LIFESPAN_APP.format(lifespan=LIFESPAN_WRONG))
     result.assert_outcomes(failed=2, deselected=6)
     result.stdout.fnmatch_lines([LIFESPAN_MESSAGE])
-    fixed = run(pytester, LIFESPAN_APP.format(lifespan=LIFESPAN_RIGHT), "-k", database)
+    fixed = run(pytester, LIFESPAN_TESTS, "-k", database, app=LIFESPAN_APP.format(lifespan=LIFESPAN_RIGHT))
     fixed.assert_outcomes(passed=2, deselected=6)
 
 

@@ -7,7 +7,9 @@ suites (tests/pitfalls). The suites are in ``suites/``, one folder per pitfall w
 
 Adding one: a folder ``suites/NAME/`` with ``wrong/test_NAME.py`` and ``fixed/test_NAME.py`` (the
 database in ``DATABASE_URL``), an entry below, a row in the README's pitfall table, and a row in
-its error index for each message it prints (tests/pitfalls checks all three).
+its error index for each message it prints (tests/pitfalls checks all three). A suite on testsupport
+itself (``testsupport=True``) has its ``pytest.ini`` in ``suites/NAME/``, and runs in a session of
+its own; ``DATABASE_URL`` is then only for an app that reads it (``settings_database``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ class Pitfall:
     outcome: dict[str, int] = field(default_factory=dict)  # the wrong run's result
     postgres: bool = True  # on PostgreSQL (asyncpg), else on a SQLite file (aiosqlite)
     testsupport: bool = False  # a suite on testsupport itself: a pytest session of its own
+    select: tuple[str, ...] = ("-k", "sqlite")  # a testsupport suite's selection: its SQLite target
+    # A testsupport suite whose app reads DATABASE_URL from its settings: the SQL that makes that
+    # SQLite database (the developer's own, holding rows of its own). The wrong suite then also runs
+    # without testsupport, and `show` prints what `settings_rows` finds there after each run.
+    settings_database: tuple[str, ...] = ()
+    settings_rows: str = ""
 
     def patterns(self, url: str) -> list[str]:
         if "{url}" not in "".join(self.errors):
@@ -163,6 +171,27 @@ PITFALLS: dict[str, Pitfall] = {
             {"failed": 1},
             postgres=False,
             testsupport=True,
+        ),
+        Pitfall(
+            "app-own-engine-from-settings",
+            "The app's own engine from settings: a module-global engine built at import from DATABASE_URL",
+            "without testsupport a test writes into the database DATABASE_URL names; with it: `DatabaseBlockedError`",
+            "app_own_engine_from_settings/wrong",
+            "app_own_engine_from_settings/fixed",
+            (
+                "*DatabaseBlockedError: wrong/test_app_own_engine_from_settings.py::test_create_user did not ask "
+                "for the database, but it used the engine for sqlite+aiosqlite:///*/settings.db, created at "
+                "settingsapp.py:* (<module>). * Fix: request `client` or `app`*",
+            ),
+            {"failed": 1},
+            postgres=False,
+            testsupport=True,
+            select=("-k", "not postgres"),  # the wrong test has no database parameter
+            settings_database=(
+                "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE, name VARCHAR(100))",
+                "INSERT INTO users (email, name) VALUES ('you@example.com', 'Your own row')",
+            ),
+            settings_rows="SELECT email, name FROM users ORDER BY id",
         ),
     )
 }

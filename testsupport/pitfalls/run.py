@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -39,6 +41,8 @@ PYTEST_ARGS = (
     "junit_logging=all",
 )
 OUTCOMES = ("passed", "failed", "errors", "skipped")
+# A pitfall's wrong suite run again with testsupport off (Pitfall.settings_database): its key in run()'s result.
+UNGUARDED = " (without testsupport)"
 
 
 @dataclass
@@ -53,6 +57,7 @@ class SuiteRun:
     folder: str
     cases: list[Case] = field(default_factory=list)
     session_output: str = ""  # the whole pytest session's terminal output, for diagnosis
+    rows_after: list[str] = field(default_factory=list)  # Pitfall.settings_rows after the session
 
     def outcome(self) -> dict[str, int]:
         counts = Counter(case.outcome for case in self.cases)
@@ -85,7 +90,8 @@ def run(
     if postgres_url is None and any(p.postgres for p in chosen):
         raise ValueError("the PostgreSQL pitfalls need postgres_url")
     database = {folder: postgres_url if p.postgres else None for p in chosen for folder in (p.wrong, p.fixed)}
-    sessions: list[tuple[subprocess.Popen[str], Path, str, list[str]]] = []
+    # Each session: its process, its folder, and which run each of its suite folders reports to.
+    sessions: list[tuple[subprocess.Popen[str], Path, dict[str, str], str]] = []
     if plain:
         root = work / "suites"
         urls = {}
@@ -96,35 +102,61 @@ def run(
         shutil.copy(HARNESS, root / "conftest.py")
         (root / "urls.json").write_text(json.dumps(urls))
         (root / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
-        sessions.append((_start(root, plain, []), root, "", plain))
+        sessions.append((_start(root, plain, [], {}), root, {f: f for f in plain}, ""))
     for pitfall in (p for p in chosen if p.testsupport):
         base = pitfall.wrong.split("/")[0]
-        root = work / base
-        shutil.copytree(SUITES / base, root)
-        shutil.copy(SUITES / "myapp.py", root)
-        folders = [f.removeprefix(base + "/") for f in (pitfall.wrong, pitfall.fixed)]
-        # Its SQLite target only: the suite is about the app's sessions, not the database.
-        sessions.append((_start(root, folders, ["-k", "sqlite"]), root, base + "/", folders))
+        wrong, fixed = (f.removeprefix(base + "/") for f in (pitfall.wrong, pitfall.fixed))
+        guarded = {wrong: pitfall.wrong, fixed: pitfall.fixed}
+        # With testsupport (its `select`: e.g. only the SQLite target), and, for a pitfall about the
+        # database the app's settings name, the wrong suite again with testsupport off.
+        variants = [(base, guarded, list(pitfall.select))]
+        if pitfall.settings_database:
+            variants.append((base + "-unguarded", {wrong: pitfall.wrong + UNGUARDED}, ["-p", "no:testsupport"]))
+        for name, reports, extra in variants:
+            root = work / name
+            shutil.copytree(SUITES / base, root)
+            shutil.copy(SUITES / "myapp.py", root)
+            env = {}
+            if pitfall.settings_database:
+                env["DATABASE_URL"] = settings_database(root / "settings.db", pitfall.settings_database)
+            sessions.append((_start(root, list(reports), extra, env), root, reports, pitfall.settings_rows))
     runs: dict[str, SuiteRun] = {}
-    for process, root, prefix, folders in sessions:
+    for process, root, reports, rows_query in sessions:
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             output = process.communicate()[0] + f"\n(killed after {timeout:.0f} s)"
-        for folder in folders:
-            runs[prefix + folder] = SuiteRun(prefix + folder, session_output=output)
+        rows = _rows(root / "settings.db", rows_query) if rows_query else []
+        for key in reports.values():
+            runs[key] = SuiteRun(key.removesuffix(UNGUARDED), session_output=output)
+            runs[key].rows_after = rows
         junit = root / "junit.xml"
         if junit.exists():
             for folder, case in _cases(ET.parse(junit).getroot()):  # noqa: S314 (written by our own pytest)
-                if folder in folders:
-                    runs[prefix + folder].cases.append(case)
+                if folder in reports:
+                    runs[reports[folder]].cases.append(case)
     return runs
 
 
-def _start(root: Path, folders: list[str], extra: list[str]) -> subprocess.Popen[str]:
+def settings_database(path: Path, statements: Iterable[str]) -> str:
+    """A SQLite file made by ``statements``: the database an app's settings name (the developer's
+    own, with rows of its own); its URL, for DATABASE_URL."""
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        for statement in statements:
+            connection.execute(statement)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _rows(path: Path, query: str) -> list[str]:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        return [repr(row) for row in connection.execute(query)]
+
+
+def _start(root: Path, folders: list[str], extra: list[str], database: dict[str, str]) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PITFALL"))}
     env.pop("DATABASE_URL", None)
+    env.update(database)
     command = [
         sys.executable,
         "-m",
@@ -187,11 +219,19 @@ def render(pitfall: Pitfall, runs: dict[str, SuiteRun], url: str) -> str:
     out = [f"{pitfall.name}: {pitfall.title}", f"symptom: {pitfall.symptom}", f"runs on: {where}", ""]
     out.append(f"== The wrong setup ({wrong.name}; `-` marks what the fix changes) ==")
     out += _wrong_view(wrong_lines, fixed_lines)
-    out += [
-        "",
-        f"== Its run: pytest -v --tb=native {wrong.name} ==",
-        *_run_view(runs[pitfall.wrong], pitfall.patterns(url)),
-    ]
+    unguarded = runs.get(pitfall.wrong + UNGUARDED)
+    if unguarded is not None:
+        out += [
+            "",
+            f"== Without testsupport: pytest -v -p no:testsupport {wrong.name} ==",
+            *_run_view(unguarded, []),
+            *_rows_view(unguarded),
+        ]
+    configured = " (testsupport configured in pytest.ini)" if unguarded is not None else ""
+    out += ["", f"== Its run: pytest -v --tb=native {wrong.name}{configured} =="]
+    out += [*_run_view(runs[pitfall.wrong], pitfall.patterns(url))]
+    if unguarded is not None:
+        out += _rows_view(runs[pitfall.wrong])
     out += ["", "== The fix ==", *_diff_view(wrong_lines, fixed_lines, f"wrong/{wrong.name}", f"fixed/{fixed.name}")]
     out += ["", f"== Its run: pytest -v --tb=native {fixed.name} ==", *_run_view(runs[pitfall.fixed], [])]
     return "\n".join(out) + "\n"
@@ -226,6 +266,13 @@ def _run_view(run: SuiteRun, patterns: list[str]) -> list[str]:
     outcome = run.outcome()
     out.append(", ".join(f"{n} {key}" for key, n in outcome.items()))
     return out
+
+
+def _rows_view(run: SuiteRun) -> list[str]:
+    return [
+        "the database DATABASE_URL names (the app's settings) now holds:",
+        *(f"    {row}" for row in run.rows_after),
+    ]
 
 
 def _relevant(lines: list[str], patterns: list[str]) -> list[str]:
