@@ -7,6 +7,8 @@ leave exactly as they were. Each inner suite is configured by ini keys, as an ad
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from service.db import async_url, make_engine
+from tests.inner import run_inprocess
 from tests.safety.suites import (
     COMMIT,
     COMMIT_MESSAGE,
@@ -91,12 +94,41 @@ def sentinel_url(database: str, tmp_path: Path) -> Iterator[str]:
         yield fill(url, "SERIAL PRIMARY KEY")
 
 
-BASE = ("-p", "no:asyncio", "-p", "no:cacheprovider")
 OWN_ENGINE = PITFALLS["app-own-engine-from-settings"]
 OWN_ENGINE_SUITE = SUITES / OWN_ENGINE.wrong.split("/")[0]  # the registry's files, not a copy
 
 
-def run(pytester: pytest.Pytester, suite: str, *args: str, app: str = "") -> pytest.RunResult:
+def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
+    """An inner session in this process (tests/inner.py): a subprocess costs a new interpreter and
+    its imports, seconds under load, for a run of tenths of a second. The net's listeners stay the
+    outer run's (install() leaves them to their owner); NET follows the inner tests and is idle
+    again when the inner run ends. No bytecode is written: a test rewrites its app module or test
+    file between two runs, and a .pyc of the first (same second, same size) must not be reused."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    # --tb=native: pytest's own traceback style parses the source of every frame (hundreds in
+    # SQLAlchemy), seconds per failing inner test; the messages asserted are the same lines.
+    result = run_inprocess(pytester, monkeypatch, "--tb=native", *args)
+    # pytest keeps an inner test's failure in sys.last_* (its frames, and the coroutines in them);
+    # a subprocess would drop it at exit. Drop it and collect it here, so what an interrupted
+    # handler leaves unawaited ("coroutine ... was never awaited") stays the inner run's, as it did
+    # in a subprocess, instead of surfacing as an unraisable warning in a later outer test.
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            delattr(sys, name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "unraisablehook", lambda _: None)
+        gc.collect()
+    return result
+
+
+def run(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    suite: str,
+    *args: str,
+    app: str = "",
+    subprocess: bool = False,
+) -> pytest.RunResult:
     """``suite`` as test_suite.py; ``app``: the module ownapp.py that testsupport_app names (else
     the project is the service itself)."""
     if app:
@@ -105,10 +137,14 @@ def run(pytester: pytest.Pytester, suite: str, *args: str, app: str = "") -> pyt
     else:
         use_service(pytester)
     pytester.makepyfile(test_suite=suite)
-    return pytester.runpytest_subprocess(*BASE, *args)
+    if subprocess:
+        return pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "--tb=native", *args)
+    return inner(pytester, monkeypatch, *args)
 
 
-def run_pitfall(pytester: pytest.Pytester, folder: str, *args: str, testsupport: bool = True) -> pytest.RunResult:
+def run_pitfall(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, folder: str, *args: str, testsupport: bool = True
+) -> pytest.RunResult:
     """The registry's suite ``folder`` (wrong or fixed) with its app and its pytest.ini; without
     ``testsupport`` the ini has no testsupport_app key, as before a project adopts it."""
     ini = (OWN_ENGINE_SUITE / "pytest.ini").read_text() if testsupport else "[pytest]\npythonpath = .\n"
@@ -117,7 +153,7 @@ def run_pitfall(pytester: pytest.Pytester, folder: str, *args: str, testsupport:
     pytester.makepyfile(settingsapp=app.read_text())
     (test,) = (OWN_ENGINE_SUITE / folder).glob("test_*.py")
     pytester.makepyfile(**{test.stem: test.read_text()})
-    return pytester.runpytest_subprocess(*BASE, *args)
+    return inner(pytester, monkeypatch, *args)
 
 
 def settings_url(sentinel_url: str) -> str:
@@ -132,7 +168,7 @@ def test_without_testsupport_the_apps_own_engine_writes_into_the_settings_databa
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", settings_url(sentinel_url))
-    result = run_pitfall(pytester, "wrong", testsupport=False)
+    result = run_pitfall(pytester, monkeypatch, "wrong", testsupport=False)
     result.assert_outcomes(passed=1)  # "passed": and a row landed in the developer's database
     assert sentinel_rows(sentinel_url) == sorted([*SENTINEL_ROWS, ("a@example.com", "A")])
 
@@ -141,7 +177,7 @@ def test_with_testsupport_the_apps_own_engine_is_blocked_and_the_settings_databa
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", settings_url(sentinel_url))
-    result = run_pitfall(pytester, "wrong", *OWN_ENGINE.select)
+    result = run_pitfall(pytester, monkeypatch, "wrong", *OWN_ENGINE.select)
     result.assert_outcomes(**OWN_ENGINE.outcome)
     result.stdout.fnmatch_lines(
         [
@@ -150,7 +186,7 @@ def test_with_testsupport_the_apps_own_engine_is_blocked_and_the_settings_databa
         ]
     )
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
-    fixed = run_pitfall(pytester, "fixed", *OWN_ENGINE.select)
+    fixed = run_pitfall(pytester, monkeypatch, "fixed", *OWN_ENGINE.select)
     fixed.assert_outcomes(passed=1, deselected=3)
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
@@ -160,7 +196,12 @@ def test_with_testsupport_a_factory_ignoring_the_sessionmaker_fails_and_the_sett
 ) -> None:
     monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
     result = run(
-        pytester, OWN_ENGINE_TESTS, "-k", database, app=OWN_ENGINE_APP.format(sessions=OWN_ENGINE_WRONG_SESSIONS)
+        pytester,
+        monkeypatch,
+        OWN_ENGINE_TESTS,
+        "-k",
+        database,
+        app=OWN_ENGINE_APP.format(sessions=OWN_ENGINE_WRONG_SESSIONS),
     )
     result.assert_outcomes(failed=1, deselected=3)
     result.stdout.fnmatch_lines([f"*ForeignEngineError: *the engine for {shown(sentinel_url)}, created at*"])
@@ -173,35 +214,45 @@ def test_the_fix_hands_the_app_the_tests_sessions(
 ) -> None:
     monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
     result = run(
-        pytester, OWN_ENGINE_TESTS, "-k", database, app=OWN_ENGINE_APP.format(sessions=OWN_ENGINE_RIGHT_SESSIONS)
+        pytester,
+        monkeypatch,
+        OWN_ENGINE_TESTS,
+        "-k",
+        database,
+        app=OWN_ENGINE_APP.format(sessions=OWN_ENGINE_RIGHT_SESSIONS),
     )
     result.assert_outcomes(passed=1, deselected=3)
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
 
 def test_a_lifespan_that_ignores_the_given_sessionmaker_fails_naming_the_cause(
-    pytester: pytest.Pytester, database: str, database_url: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database: str, database_url: str
 ) -> None:
-    result = run(pytester, LIFESPAN_TESTS, "-k", database, app=LIFESPAN_APP.format(lifespan=LIFESPAN_WRONG))
+    result = run(
+        pytester, monkeypatch, LIFESPAN_TESTS, "-k", database, app=LIFESPAN_APP.format(lifespan=LIFESPAN_WRONG)
+    )
     result.assert_outcomes(failed=2, deselected=6)
     result.stdout.fnmatch_lines([LIFESPAN_MESSAGE])
-    fixed = run(pytester, LIFESPAN_TESTS, "-k", database, app=LIFESPAN_APP.format(lifespan=LIFESPAN_RIGHT))
+    fixed = run(pytester, monkeypatch, LIFESPAN_TESTS, "-k", database, app=LIFESPAN_APP.format(lifespan=LIFESPAN_RIGHT))
     fixed.assert_outcomes(passed=2, deselected=6)
 
 
 def test_committing_the_tests_connection_fails_there_and_leaks_nothing(
-    pytester: pytest.Pytester, database: str, database_url: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database: str, database_url: str
 ) -> None:
-    result = run(pytester, COMMIT, "-k", database)
+    result = run(pytester, monkeypatch, COMMIT, "-k", database)
     result.assert_outcomes(failed=1, passed=1, deselected=6)
     result.stdout.fnmatch_lines([COMMIT_MESSAGE])
 
 
 def test_each_misuse_fails_where_it_happens_and_leaks_nothing(
-    pytester: pytest.Pytester, database: str, database_url: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database: str, database_url: str
 ) -> None:
     other = "postgres" if database == "sqlite" else "sqlite"
-    result = run(pytester, MISUSES, "-k", f"not {other}")
+    # In a subprocess: an interrupted handler in this suite leaves a coroutine (AsyncSession.close)
+    # unawaited and referenced until the process ends; in process it would surface as an
+    # unraisable-exception error at the end of the outer run.
+    result = run(pytester, monkeypatch, MISUSES, "-k", f"not {other}", subprocess=True)
     result.assert_outcomes(failed=7, errors=1, passed=2, deselected=12)
     for message in MISUSE_MESSAGES:  # in the order the failures are reported
         result.stdout.fnmatch_lines([message])
