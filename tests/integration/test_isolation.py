@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import User
+from tests.inner import run_inprocess
 from tests.service_suite import use_service
 
 
@@ -54,12 +55,15 @@ INNER_SUITE = textwrap.dedent(
 )
 
 
-def test_a_failing_test_leaves_nothing_behind(pytester: pytest.Pytester, database: str, database_url: str) -> None:
+def test_a_failing_test_leaves_nothing_behind(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database: str, database_url: str
+) -> None:
     # database_url: the outer run checks the target first, so a bad TEST_POSTGRES_URL stops it once
-    # here instead of failing inside the inner run.
+    # here instead of failing inside the inner run. In process (tests/inner.py): a subprocess costs
+    # an interpreter and its imports; --tb=native: pytest's own style parses every frame's source.
     use_service(pytester)
     pytester.makepyfile(test_inner=INNER_SUITE)
-    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-k", database)
+    result = run_inprocess(pytester, monkeypatch, "--tb=native", "-k", database)
     # 8 inner items: the other target (4) and trio x database (2) are deselected.
     result.assert_outcomes(passed=1, failed=1, deselected=6)
     result.stdout.fnmatch_lines(["*RuntimeError: failing on purpose, mid-transaction*"])
