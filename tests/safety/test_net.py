@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from service.db import async_url, make_engine
+from tests.inner import ARGS as INNER_ARGS
 from tests.inner import run_inprocess
 from tests.safety.suites import (
     COMMIT,
@@ -137,8 +138,9 @@ def run(
     else:
         use_service(pytester)
     pytester.makepyfile(test_suite=suite)
-    if subprocess:
-        return pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "--tb=native", *args)
+    if subprocess:  # plugins named, not discovered, as in process (tests/inner.py)
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        return pytester.runpytest_subprocess(*INNER_ARGS, "--tb=native", *args)
     return inner(pytester, monkeypatch, *args)
 
 
