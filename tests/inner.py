@@ -3,7 +3,9 @@ run, the run itself tens of milliseconds. Only runs that must be killed or inter
 process of their own.
 
 The plugin keeps the run's identity in the environment and in testsupport.pg.runstate; an inner
-run replaces both (it is a run of its own), so they are restored when the test ends.
+run replaces both (it is a run of its own), so they are restored when the test ends. anyio's
+plugin keeps its one runner in module globals: an inner run starts without the outer run's, or its
+trio tests would run on the outer asyncio loop (anyio's get_runner reuses whatever runner exists).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import subprocess
 import sys
 
+import anyio.pytest_plugin
 import pytest
 
 from testsupport.pg import runstate
@@ -34,14 +37,31 @@ def popen(pytester: pytest.Pytester, *args: str, new_session: bool = False) -> s
     )
 
 
-def run_inprocess(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
+def run_inprocess(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str, autoload: bool = False
+) -> pytest.RunResult:
+    """An inner run in this process; ``autoload``: plugins found by their entry points, as a user's
+    run finds them (slower), instead of named."""
     for name in (runstate.RUN_ID_ENV, runstate.OWNER_ENV):
         value = os.environ.get(name)
         if value is None:
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.setattr(runstate, "_worker", runstate._worker)
     monkeypatch.setattr(runstate, "_reuse", runstate._reuse)
-    return pytester.runpytest_inprocess(*ARGS, *args)
+    if autoload:
+        monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+        return runpytest_inprocess(pytester, *args)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return runpytest_inprocess(pytester, *ARGS, *args)
+
+
+def runpytest_inprocess(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """``pytester.runpytest_inprocess`` with anyio's runner of its own; the outer run's is put
+    back right after (not at teardown: the outer run's async fixtures may need it before that)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(anyio.pytest_plugin, "_current_runner", None)
+        patch.setattr(anyio.pytest_plugin, "_runner_stack", None)
+        patch.setattr(anyio.pytest_plugin, "_runner_leases", 0)
+        return pytester.runpytest_inprocess(*args)

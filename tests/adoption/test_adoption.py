@@ -1,21 +1,47 @@
 """testsupport adopted by apps that are not this repository's, configured only by the README's
-adoption blocks (read from README.md), with `service` unimportable in every inner run."""
+adoption blocks (read from README.md), with `service` unimportable in every inner run.
+
+The inner runs are in this process (a new interpreter costs about a second a run), with
+`service` blocked in sys.modules. That catches imports at run time only (testsupport is already
+imported here), so the xdist run and the env.py run, in processes of their own, get a `service`
+package first on their path that refuses to be imported, and a test reads testsupport's sources.
+"""
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.adoption.apps import FACTORY_APP, MODULE_GLOBAL_APP, readme_block, write
+from tests.inner import run_inprocess
 
 BASE = ("-p", "no:asyncio", "-p", "no:cacheprovider")
 
 
 @pytest.fixture(autouse=True)
 def service_unimportable(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A `service` package first on the inner runs' path that refuses to be imported."""
+    """`service` and its submodules refuse to be imported in this process (None in sys.modules
+    makes every import of them raise ImportError; pytester puts sys.modules back after each inner
+    run, monkeypatch at teardown), and the inner runs find the app under test."""
+    for name in ["service", *(name for name in sys.modules if name.startswith("service."))]:
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ImportError):
+        importlib.import_module("service.db")
+    pytester.syspathinsert()
+
+
+def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
+    # Plugins found by their entry points, as in an adopter's run.
+    return run_inprocess(pytester, monkeypatch, *BASE, *args, autoload=True)
+
+
+def service_poison_on_path(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For runs in processes of their own: a `service` package first on their path that refuses
+    to be imported."""
     poison = pytester.mkdir("poison") / "service"
     poison.mkdir()
     (poison / "__init__.py").write_text('raise ImportError("testsupport must not import service")\n')
@@ -27,38 +53,39 @@ def no_production_database(pytester: pytest.Pytester) -> None:
     assert not (pytester.path / "production.db").exists()
 
 
-def test_factory_app_with_alembic_on_both_databases(pytester: pytest.Pytester) -> None:
+def test_factory_app_with_alembic_on_both_databases(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     write(pytester, FACTORY_APP, readme_block("factory"))
-    result = pytester.runpytest_subprocess(*BASE)
+    result = run(pytester, monkeypatch)
     # 3 database tests x 2 databases, the database-less one on asyncio and trio; trio x database deselected.
     result.assert_outcomes(passed=8, deselected=6)
     result.stdout.fnmatch_lines(["testsupport: embedded PostgreSQL started in * ms; template migrated in * ms"])
     no_production_database(pytester)
 
 
-def test_factory_app_under_xdist(pytester: pytest.Pytester) -> None:
+def test_factory_app_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    service_poison_on_path(pytester, monkeypatch)
     write(pytester, FACTORY_APP, readme_block("factory"))
     result = pytester.runpytest_subprocess(*BASE, "-p", "xdist", "-n", "2")
     result.assert_outcomes(passed=8)
     no_production_database(pytester)
 
 
-def test_factory_app_with_no_migrations(pytester: pytest.Pytester) -> None:
+def test_factory_app_with_no_migrations(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     write(pytester, FACTORY_APP, readme_block("factory"))
     revision = pytester.path / "migrations" / "versions" / "0001_items.py"
     revision.write_text(
         revision.read_text().replace("    op.create_table(", "    raise RuntimeError('run')\n    op.create_table(")
     )
-    result = pytester.runpytest_subprocess(*BASE, "--no-migrations", "-k", "sqlite")
+    result = run(pytester, monkeypatch, "--no-migrations", "-k", "sqlite")
     result.assert_outcomes(passed=3, deselected=11)
     result.stdout.fnmatch_lines(
         ["testsupport: schema from create_all(notes_app.models:Base.metadata) (--no-migrations): migrations not run"]
     )
 
 
-def test_module_global_app_on_both_databases(pytester: pytest.Pytester) -> None:
+def test_module_global_app_on_both_databases(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     write(pytester, MODULE_GLOBAL_APP, readme_block("module-global"))
-    result = pytester.runpytest_subprocess(*BASE)
+    result = run(pytester, monkeypatch)
     result.assert_outcomes(passed=6, deselected=4)
     result.stdout.fnmatch_lines(
         ["testsupport: schema from create_all(app.models:Base.metadata): no testsupport_alembic_config, *"]
@@ -66,12 +93,14 @@ def test_module_global_app_on_both_databases(pytester: pytest.Pytester) -> None:
     no_production_database(pytester)
 
 
-def test_module_global_app_through_its_session_dependency(pytester: pytest.Pytester) -> None:
+def test_module_global_app_through_its_session_dependency(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The fallback: the module-global sessionmaker is left alone (it points at ./production.db);
     # only the overridden dependency hands the handlers the test's sessions.
     write(pytester, MODULE_GLOBAL_APP, readme_block("module-global"))
     override = ("-o", "testsupport_sessionmaker=", "-o", "testsupport_session_dependency=app.deps:get_db")
-    result = pytester.runpytest_subprocess(*BASE, *override, "-k", "sqlite")
+    result = run(pytester, monkeypatch, *override, "-k", "sqlite")
     result.assert_outcomes(passed=2, deselected=8)
     result.stdout.fnmatch_lines(["testsupport: the app's test sessions come from async_sessionmaker(engine) *"])
     no_production_database(pytester)
@@ -114,11 +143,13 @@ def outcomes(result: pytest.RunResult) -> list[str]:
     )
 
 
-def test_installed_but_not_configured_changes_nothing(pytester: pytest.Pytester) -> None:
+def test_installed_but_not_configured_changes_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(test_unrelated=UNRELATED_SUITE)
     pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
-    plain = pytester.runpytest_subprocess(*BASE, "-v", "-p", "no:testsupport")
-    with_it = pytester.runpytest_subprocess(*BASE, "-v")
+    plain = run(pytester, monkeypatch, "-v", "-p", "no:testsupport")
+    with_it = run(pytester, monkeypatch, "-v")
     assert outcomes(with_it) == outcomes(plain)
     assert "test_unrelated.py::test_marked PASSED" in " ".join(outcomes(with_it))
     assert with_it.parseoutcomes() == plain.parseoutcomes()
@@ -184,13 +215,18 @@ def test_a_configuration_mistake_stops_the_run_naming_the_fix(pytester: pytest.P
     files, config, message = MISTAKES[name]
     write(pytester, files, config)
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
-    pytester.syspathinsert()
     result = pytester.runpytest(*BASE)  # in process: it stops in pytest_configure, before any test
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
 
 
-def test_env_py_with_its_own_event_loop_names_the_recipe(pytester: pytest.Pytester) -> None:
+def test_env_py_with_its_own_event_loop_names_the_recipe(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A process of its own: the coroutine asyncio.run() refuses is never awaited, and pytester keeps
+    # the reports that reference it, so in this process its RuntimeWarning would come at some
+    # later collection, failing whatever test runs then.
+    service_poison_on_path(pytester, monkeypatch)
     own_loop = FACTORY_APP["migrations/env.py"].split("connection = config.attributes")[0]
     write(
         pytester, {**FACTORY_APP, "migrations/env.py": own_loop + "asyncio.run(run_async_migrations())\n"}, FACTORY_KEYS
@@ -232,9 +268,9 @@ def test_an_option_without_the_configuration_names_the_fix(pytester: pytest.Pyte
     result.stderr.fnmatch_lines(["ERROR: --reuse-db is testsupport's, which is not configured here. Fix: *"])
 
 
-def test_every_fixture_has_a_line_of_documentation(pytester: pytest.Pytester) -> None:
+def test_every_fixture_has_a_line_of_documentation(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     write(pytester, MODULE_GLOBAL_APP, readme_block("module-global"))
-    result = pytester.runpytest_subprocess(*BASE, "--fixtures")
+    result = run(pytester, monkeypatch, "--fixtures")
     ours = "\n".join(result.outlines[next(i for i, line in enumerate(result.outlines) if "from testsupport" in line) :])
     for name in ("client", "client_headers", "db_session", "app_sessions", "schema", "anyio_session_runner"):
         assert re.search(rf"^{name}\b", ours, re.MULTILINE), name
