@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.inner import run_inprocess
+from tests.inner import popen, run_inprocess
 from tests.service_suite import use_service
 from testsupport.postgres import REQUIRE_ENV, URL_ENV, PostgresMisconfigured, Server, external_server
 
@@ -177,11 +176,7 @@ def test_sigkill_of_the_test_run_leaves_no_server(pytester: pytest.Pytester, mon
     monkeypatch.setenv("MARKER", str(marker))
     use_service(pytester)
     pytester.makepyfile(test_block=BLOCKING_SUITE)
-    run = pytester.popen(
-        [sys.executable, "-m", "pytest", "-p", "no:asyncio", "-p", "no:cacheprovider", "-k", "postgres"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    run = popen(pytester, "-k", "postgres")  # plugins named: no scan of every entry point
     deadline = time.monotonic() + 60
     while not marker.exists():
         assert run.poll() is None, "the inner run ended before its server came up"
@@ -194,7 +189,7 @@ def test_sigkill_of_the_test_run_leaves_no_server(pytester: pytest.Pytester, mon
     assert all(_alive(pid) for pid in processes)
 
     os.kill(run.pid, signal.SIGKILL)
-    run.wait()
+    run.communicate()
 
     state_dir = Path(tempfile.gettempdir()) / f"testsupport-{info['run_id']}"
     deadline = time.monotonic() + 15
