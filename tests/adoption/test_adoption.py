@@ -3,13 +3,15 @@ adoption blocks (read from README.md), with `service` unimportable in every inne
 
 The inner runs are in this process (a new interpreter costs about a second a run), with
 `service` blocked in sys.modules. That catches imports at run time only (testsupport is already
-imported here), so the xdist run and the env.py run, in processes of their own, get a `service`
-package first on their path that refuses to be imported, and a test reads testsupport's sources.
+imported here), so the xdist run, in processes of its own, gets a `service` package first on
+its path that refuses to be imported, and a test reads testsupport's sources.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -223,15 +225,18 @@ def test_a_configuration_mistake_stops_the_run_naming_the_fix(pytester: pytest.P
 def test_env_py_with_its_own_event_loop_names_the_recipe(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A process of its own: the coroutine asyncio.run() refuses is never awaited, and pytester keeps
-    # the reports that reference it, so in this process its RuntimeWarning would come at some
-    # later collection, failing whatever test runs then.
-    service_poison_on_path(pytester, monkeypatch)
     own_loop = FACTORY_APP["migrations/env.py"].split("connection = config.attributes")[0]
     write(
         pytester, {**FACTORY_APP, "migrations/env.py": own_loop + "asyncio.run(run_async_migrations())\n"}, FACTORY_KEYS
     )
-    result = pytester.runpytest_subprocess(*BASE, "-k", "sqlite and test_1", "-W", "ignore::RuntimeWarning")
+    result = run(pytester, monkeypatch, "-k", "sqlite and test_1", "-W", "ignore::RuntimeWarning")
+    # The coroutine asyncio.run() refused was never started. Its "never awaited" RuntimeWarning
+    # would come whenever it is collected (the inner run's reports keep it alive past this test)
+    # and fail whichever test runs then; a closed coroutine does not warn.
+    for obj in gc.get_objects():
+        if inspect.iscoroutine(obj) and obj.cr_code.co_name == "run_async_migrations":
+            assert inspect.getcoroutinestate(obj) == inspect.CORO_CREATED
+            obj.close()
     result.assert_outcomes(errors=1, deselected=13)
     result.stdout.fnmatch_lines(
         [
