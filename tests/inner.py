@@ -3,9 +3,7 @@ run, the run itself tens of milliseconds. Only runs that must be killed or inter
 process of their own.
 
 The plugin keeps the run's identity in the environment and in testsupport.pg.runstate; an inner
-run replaces both (it is a run of its own), so they are restored when the test ends. anyio's
-plugin keeps its one runner in module globals: an inner run starts without the outer run's, or its
-trio tests would run on the outer asyncio loop (anyio's get_runner reuses whatever runner exists).
+run replaces both (it is a run of its own), so they are restored when the test ends.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import os
 import subprocess
 import sys
 
-import anyio.pytest_plugin
 import pytest
 
 from testsupport.pg import runstate
@@ -52,16 +49,6 @@ def run_inprocess(
     monkeypatch.setattr(runstate, "_reuse", runstate._reuse)
     if autoload:
         monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
-        return runpytest_inprocess(pytester, *args)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    return runpytest_inprocess(pytester, *ARGS, *args)
-
-
-def runpytest_inprocess(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """``pytester.runpytest_inprocess`` with anyio's runner of its own; the outer run's is put
-    back right after (not at teardown: the outer run's async fixtures may need it before that)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(anyio.pytest_plugin, "_current_runner", None)
-        patch.setattr(anyio.pytest_plugin, "_runner_stack", None)
-        patch.setattr(anyio.pytest_plugin, "_runner_leases", 0)
         return pytester.runpytest_inprocess(*args)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return pytester.runpytest_inprocess(*ARGS, *args)
