@@ -15,6 +15,15 @@ _OFF = "-p no:schemathesis -p no:hypothesispytest"
 if _OFF not in os.environ.get("PYTEST_ADDOPTS", ""):
     os.environ["PYTEST_ADDOPTS"] = f"{os.environ.get('PYTEST_ADDOPTS', '')} {_OFF}".strip()
 
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester, with the plugins above off in its runs: Pytester() clears PYTEST_ADDOPTS, and an
+    in-process run would import them again each time (pytester drops the modules a run imported)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", _OFF)
+    return pytester
+
+
 TOKEN = "test-token"
 # create_app() reads Settings() from the environment: the token from here, and a DATABASE_URL no
 # test can reach, so a developer's own database is never touched (testsupport passes the engine).
