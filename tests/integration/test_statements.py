@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.expression import ReleaseSavepointClause, RollbackToSavepointClause, SavepointClause
 
 from testsupport.queries import Queries
 
@@ -57,3 +60,18 @@ async def test_each_request_is_one_statement(
     assert response.status_code < 300, response.text
     assert queries.count == 1, queries.work
     assert queries.work[0].lstrip().upper().startswith(verb)
+
+
+async def test_savepoints_are_the_sql_sqlalchemy_compiles(
+    client: httpx.AsyncClient, count_queries: CountQueries, schema: AsyncEngine
+) -> None:
+    # The test engine sends its savepoints precompiled (testsupport.engine.precompiled_savepoints):
+    # the same text SQLAlchemy's compiler gives, for a commit and for a handled IntegrityError.
+    with count_queries() as queries:
+        assert (await client.post("/users", json={"email": "sp@example.com", "name": "S"})).status_code == 201
+        assert (await client.post("/users", json={"email": "sp@example.com", "name": "S"})).status_code == 409
+    control = [s for s in queries.statements if s not in queries.work]
+    kinds: list[Any] = [SavepointClause, ReleaseSavepointClause, SavepointClause, RollbackToSavepointClause]
+    names = [s.split()[-1] for s in control]
+    assert control == [str(kind(name).compile(dialect=schema.dialect)) for kind, name in zip(kinds, names, strict=True)]
+    assert len(queries.work) == 2
