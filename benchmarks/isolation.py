@@ -66,23 +66,34 @@ from service.main import create_app
 from service.models import Base
 from testsupport.app import asgi_client
 
+from testsupport import make_test_engine
+
 @pytest.fixture(scope="session")
-async def own_running_app(schema):
-    app = create_app(engine=schema)  # the app's own sessions: no isolation
+async def own_engine(schema, database_url):
+    # An engine of the strategy's own on the migrated test database, built like testsupport's: the
+    # safety net refuses the test engine outside a test's transaction, and leaves a test that asks
+    # for no test connection to engines of its own.
+    engine = make_test_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+@pytest.fixture(scope="session")
+async def own_running_app(own_engine):
+    app = create_app(engine=own_engine)  # the app's own sessions: no isolation
     async with LifespanManager(app) as manager:  # once, as this project's fixtures do
         yield manager.app
 
 @pytest.fixture
-def client(own_running_app, schema, client_headers):
+def client(own_running_app, client_headers):
     return asgi_client(own_running_app, headers=client_headers)
 """
 
 # Clean-ups run after each test, as an autouse fixture next to OWN_APP's client.
 TRUNCATE = """
 @pytest.fixture(autouse=True)
-async def truncate(schema):
+async def truncate(own_engine):
     yield
-    async with schema.begin() as conn:
+    async with own_engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("TRUNCATE notes, users RESTART IDENTITY"))
         else:
@@ -92,9 +103,9 @@ async def truncate(schema):
 
 RECREATE = """
 @pytest.fixture(autouse=True)
-async def recreate(schema):
+async def recreate(own_engine):
     yield
-    async with schema.begin() as conn:
+    async with own_engine.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)
         await conn.run_sync(Base.metadata.create_all)
 """
