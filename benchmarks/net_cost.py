@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-import testsupport.plugin  # noqa: F401 - registers the sqlite+syncsqlite dialect
+import testsupport.engine  # noqa: F401 - registers the sqlite+syncsqlite dialect
 from service.db import make_engine
 from testsupport import net
 
