@@ -84,7 +84,7 @@ async def netted_test(engine: AsyncEngine, plugin: net.NetPlugin, item: Any) -> 
     for fixturedef in FIXTUREDEFS:
         drive(plugin.pytest_fixture_setup(fixturedef))
     plugin.pytest_runtest_call(item)
-    async with net.test_connection(engine) as connection:
+    async with net.test_connection(engine, None) as connection:
         await connection.execute(text("SELECT 1"))
     plugin.pytest_runtest_teardown(item)
 

@@ -331,24 +331,27 @@ class TestConnection(AsyncConnection):
 
 
 @asynccontextmanager
-async def test_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+async def test_connection(engine: AsyncEngine, connection: TestConnection | None) -> AsyncIterator[AsyncConnection]:
     """The test's connection. Savepoint mode: one connection, its outer transaction rolled back at
     teardown, any other use of the engine refused. Real-commit mode: a plain pooled connection, the
-    app gets its own from the pool, and the tables are emptied afterwards."""
+    app gets its own from the pool, and the tables are emptied afterwards. ``connection``: a
+    ``TestConnection(engine)`` handed out before it was connected (savepoint mode only)."""
     NET.watch_test_engine(engine.sync_engine)  # a test engine not made by the `engine` fixture
     NET.current = engine.sync_engine.dialect
     if NET.mode not in (Mode.SAVEPOINT, Mode.TRANSACTION):  # requested with getfixturevalue()
         NET.mode = Mode.SAVEPOINT
     if NET.mode is Mode.TRANSACTION:
+        assert connection is None, "real-commit mode opens its connection at set-up"
         try:
-            async with engine.connect() as connection:
-                yield connection
+            async with engine.connect() as pooled:
+                yield pooled
         finally:
             with NET.trusting():
                 await cleanup.empty_tables(engine)
         return
     NET.grants = 1
-    connection = TestConnection(engine)
+    if connection is None:
+        connection = TestConnection(engine)
     async with connection:
         transaction = await connection.begin()
         connection.armed = True

@@ -5,35 +5,190 @@ the test's connection with ``join_transaction_mode="create_savepoint"``, so thos
 and ROLLBACK TO SAVEPOINT, and the outer transaction is rolled back at teardown, whether the test
 passed or failed.
 https://docs.sqlalchemy.org/en/20/orm/session_transaction.html#joining-a-session-into-an-external-transaction-such-as-for-test-suites
+
+Where the transaction is opened. anyio's plugin runs each step of an async fixture (set-up, and
+teardown) as a separate hand-off to its runner task (``TestRunner.run_asyncgen_fixture``): two
+trips through the event loop per test. So `db_connection` and `db_session` are plain fixtures:
+`db_connection` yields a guarded but not yet connected connection (``AsyncConnection()`` does no
+I/O), and `pytest_pyfunc_call` below wraps the async test function so the same runner call opens
+it (connect, BEGIN) before the test body and closes it (sessions, ROLLBACK) after it. When
+something must use the connection before the test body (a function-scoped async fixture that
+depends on it, directly or through `app`, `client` or `db_session`; a sync or Hypothesis test;
+real-commit mode), it is opened at set-up instead, by the async fixture `testsupport_transaction`.
+Both paths open, guard and finish it through ``testsupport.net.test_connection``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import AsyncExitStack
+from inspect import isasyncgenfunction, iscoroutinefunction
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from testsupport.net import test_connection
+from testsupport.net import PLAN, Mode, TestConnection, test_connection
+
+
+class TestTransaction:
+    """One test's connection, and the sessions `db_session` made on it (closed before its rollback)."""
+
+    __test__ = False  # not a test class, whatever pytest's python_classes say
+
+    def __init__(self, connection: AsyncConnection, started: bool) -> None:
+        self.connection = connection
+        self.started = started
+        self.sessions: list[AsyncSession] = []
+
+    def session(self, sessions: async_sessionmaker[AsyncSession], unstarted_bind: AsyncEngine) -> AsyncSession:
+        """A session of ``sessions`` on this connection. An AsyncSession needs a connected bind, so
+        one made before the connection is opened is bound to ``unstarted_bind`` (the refusing
+        engine) until `started` rebinds it."""
+        session = sessions(bind=self.connection if self.started else unstarted_bind)
+        self.sessions.append(session)
+        return session
+
+    def start(self, stack: AsyncExitStack) -> None:
+        """The connection is open: rebind the sessions made before, and close every session (each
+        one even if another's close raised) before the rollback ``stack`` runs after this."""
+        self.started = True
+        for session in self.sessions:  # Session.bind is a plain public attribute
+            session.bind = self.connection
+            session.sync_session.bind = self.connection.sync_connection
+        stack.push_async_callback(self._close_sessions)
+
+    async def _close_sessions(self) -> None:
+        async with AsyncExitStack() as sessions:
+            for session in self.sessions:
+                sessions.push_async_callback(session.close)
+            self.sessions.clear()
+
+
+_TRANSACTION = pytest.StashKey[TestTransaction]()
+_SCHEMA = pytest.StashKey[AsyncEngine]()
 
 
 @pytest.fixture
-async def db_connection(schema: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+async def testsupport_transaction(schema: AsyncEngine) -> AsyncIterator[TestTransaction]:
+    """The test's connection opened at set-up (the slower path; see `db_connection`)."""
+    async with AsyncExitStack() as stack:
+        transaction = TestTransaction(await stack.enter_async_context(test_connection(schema, None)), started=False)
+        transaction.start(stack)
+        yield transaction
+
+
+@pytest.fixture
+def db_connection(schema: AsyncEngine, request: pytest.FixtureRequest) -> Iterator[AsyncConnection]:
     """This test's connection, inside a transaction rolled back at teardown; with
     ``@pytest.mark.db(transaction=True)`` a plain pooled connection, the tables emptied after."""
-    async with test_connection(schema) as connection:  # testsupport.net: guarded, savepoint or real-commit
-        yield connection
+    item = request.node
+    if _opens_in_test_body(item):
+        transaction = TestTransaction(TestConnection(schema), started=False)
+        item.stash[_SCHEMA] = schema  # pytest_pyfunc_call opens and finishes it
+    else:
+        transaction = request.getfixturevalue("testsupport_transaction")
+    item.stash[_TRANSACTION] = transaction
+    try:
+        yield transaction.connection
+    finally:
+        del item.stash[_TRANSACTION]
+        if _SCHEMA in item.stash:
+            del item.stash[_SCHEMA]
 
 
 @pytest.fixture
-async def db_session(
-    db_connection: AsyncConnection, app_sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[AsyncSession]:
+def db_session(
+    db_connection: AsyncConnection,
+    app_sessions: async_sessionmaker[AsyncSession],
+    refusing_engine: AsyncEngine,
+    request: pytest.FixtureRequest,
+) -> AsyncSession:
     """A session for the test's own reads and writes, made like the handlers' (`app_sessions`) on
     their connection: it sees what they committed, they see what it committed, and its commits are
-    savepoints too."""
-    session = app_sessions(bind=db_connection)
+    savepoints too. Closed before the test's rollback."""
+    transaction: TestTransaction | None = request.node.stash.get(_TRANSACTION, None)
+    if transaction is None or transaction.connection is not db_connection:
+        pytest.fail(
+            "db_session needs testsupport's own db_connection fixture. Fix: an override of db_connection "
+            "must request it (def db_connection(db_connection): ...), not replace it.",
+            pytrace=False,
+        )
+    return transaction.session(app_sessions, refusing_engine)
+
+
+# trylast: inside testsupport.interrupt's wrapper, so the connection is opened and rolled back in
+# anyio's runner task, outside the task a Ctrl-C cancels (as the fixture did before).
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    # Around anyio's own pytest_pyfunc_call, which runs pyfuncitem.obj on the session's runner.
+    schema = pyfuncitem.stash.get(_SCHEMA, None)
+    transaction = pyfuncitem.stash.get(_TRANSACTION, None)
+    if schema is None or transaction is None or transaction.started:
+        return (yield)
+    test = pyfuncitem.obj
+    connection = transaction.connection
+    assert isinstance(connection, TestConnection)
+
+    @functools.wraps(test)
+    async def in_transaction(**kwargs: Any) -> object:
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(test_connection(schema, connection))
+            transaction.start(stack)
+            return await test(**kwargs)
+
+    pyfuncitem.obj = in_transaction
     try:
-        yield session
+        return (yield)
     finally:
-        await session.close()
+        pyfuncitem.obj = test
+
+
+def _opens_in_test_body(item: pytest.Item) -> bool:
+    """Whether the connection can be opened inside the test's own runner call: a savepoint-mode
+    async test (not Hypothesis's, whose body anyio runs once per example) that requests
+    db_connection statically and has no async fixture needing it before the body runs."""
+    if not isinstance(item, pytest.Function) or "db_connection" not in item.fixturenames:
+        return False
+    if item.stash.get(PLAN, (Mode.BLOCKED, ""))[0] is not Mode.SAVEPOINT:
+        return False
+    test = item.obj
+    if not iscoroutinefunction(test) or hasattr(test, "hypothesis"):
+        return False
+    info = item._fixtureinfo  # one per test function, shared by its parametrized items
+    cached = _decided.get(id(info))
+    if cached is not None and cached[0] is info:
+        return cached[1]
+    needs = _needs_connection(item)
+    decision = not any(
+        # A wider-scoped fixture cannot depend on db_connection (pytest's ScopeMismatch): only
+        # function-scoped async fixtures are looked at, and most tests have none.
+        defs[-1].scope == "function"
+        and name != "testsupport_transaction"
+        and (iscoroutinefunction(defs[-1].func) or isasyncgenfunction(defs[-1].func))
+        and needs(name)
+        for name, defs in info.name2fixturedefs.items()
+        if defs
+    )
+    _decided[id(info)] = (info, decision)
+    return decision
+
+
+_decided: dict[int, tuple[object, bool]] = {}
+
+
+def _needs_connection(item: pytest.Function) -> Callable[[str], bool]:
+    """name -> whether that fixture (as this item resolves it) depends on db_connection."""
+    defs = item._fixtureinfo.name2fixturedefs
+
+    @functools.cache
+    def needs(name: str) -> bool:
+        if name == "db_connection":
+            return True
+        fixturedefs = defs.get(name)
+        if not fixturedefs:
+            return False
+        return any(arg != name and needs(arg) for arg in fixturedefs[-1].argnames)
+
+    return needs
