@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import signal
 import socket
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+
+from testsupport.pg.runstate import pid_alive
 
 MARK = "testsupport"  # the key in a database's owner record
 POLL_SECONDS = 0.05
@@ -95,16 +96,6 @@ async def _drop_own(conn: asyncpg.Connection, run_id: str) -> None:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 async def hold(dsn: str, owner_pid: int, run_id: str, state_dir: Path) -> int:
     conn = await asyncpg.connect(dsn, timeout=10)
     stop = asyncio.Event()
@@ -112,10 +103,10 @@ async def hold(dsn: str, owner_pid: int, run_id: str, state_dir: Path) -> int:
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", lock_key(run_id))
         print("ready", flush=True)
-        while not stop.is_set() and _alive(owner_pid) and not conn.is_closed():
+        while not stop.is_set() and pid_alive(owner_pid) and not conn.is_closed():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), POLL_SECONDS)
-        if not _alive(owner_pid):  # the run was killed: clean up after it
+        if not pid_alive(owner_pid):  # the run was killed: clean up after it
             await _drop_own(conn, run_id)
             shutil.rmtree(state_dir, ignore_errors=True)
         return 0

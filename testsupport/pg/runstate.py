@@ -94,3 +94,15 @@ def ignore_errors(fn: Callable[[], object]) -> None:
     # Best-effort clean-up of a run that is ending anyway (the server may already be gone).
     with contextlib.suppress(Exception):
         fn()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (owned by anyone): the holder and the supervisor watch their run's
+    pytest with it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

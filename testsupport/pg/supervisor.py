@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from testsupport.pg.runstate import pid_alive
+
 READY_FILE = "server.json"
 LOG_FILE = "postgres.log"
 POLL_SECONDS = 0.05
@@ -35,16 +37,6 @@ def _die_with_parent() -> None:
     # Runs in the child after setuid (CPython applies user= before preexec_fn), which matters:
     # a change of credentials clears the parent-death signal.
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGQUIT)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _ENV = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "TZ": "UTC"}
@@ -135,13 +127,13 @@ def run(owner_pid: int, bindir: Path, run_dir: Path, state_dir: Path, data: Path
                 **server_user(),
             )
         while not _ready(data):
-            if server.poll() is not None or stop or not _alive(owner_pid):
+            if server.poll() is not None or stop or not pid_alive(owner_pid):
                 return 1
             time.sleep(0.002)
         tmp = run_dir / (READY_FILE + ".tmp")
         tmp.write_text(json.dumps({"socket_dir": str(run_dir), "pid": server.pid}))
         tmp.rename(run_dir / READY_FILE)
-        while not stop and _alive(owner_pid) and server.poll() is None:
+        while not stop and pid_alive(owner_pid) and server.poll() is None:
             time.sleep(POLL_SECONDS)
         return 0
     finally:
@@ -154,9 +146,9 @@ def run(owner_pid: int, bindir: Path, run_dir: Path, state_dir: Path, data: Path
                 server.kill()
                 server.wait()
         # Keep the log of a server that never became ready: the test run shows it.
-        if (run_dir / READY_FILE).exists() or not _alive(owner_pid):
+        if (run_dir / READY_FILE).exists() or not pid_alive(owner_pid):
             shutil.rmtree(run_dir, ignore_errors=True)
-        if not _alive(owner_pid):
+        if not pid_alive(owner_pid):
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
