@@ -150,7 +150,7 @@ def test_installed_but_not_configured_changes_nothing(
 ) -> None:
     pytester.makepyfile(test_unrelated=UNRELATED_SUITE)
     pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
-    plain = run(pytester, monkeypatch, "-v", "-p", "no:testsupport")
+    plain = run(pytester, monkeypatch, "-v", "-p", "no:testsupport.plugin")
     with_it = run(pytester, monkeypatch, "-v")
     assert outcomes(with_it) == outcomes(plain)
     assert "test_unrelated.py::test_marked PASSED" in " ".join(outcomes(with_it))
@@ -280,3 +280,14 @@ def test_every_fixture_has_a_line_of_documentation(pytester: pytest.Pytester, mo
     for name in ("client", "client_headers", "db_session", "app_sessions", "schema", "anyio_session_runner"):
         assert re.search(rf"^{name}\b", ours, re.MULTILINE), name
     assert "no docstring available" not in ours
+
+
+def test_listing_the_plugin_in_pytest_plugins_too_is_harmless(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The entry point carries the module's name, so pytest finds it registered and skips the second
+    # registration (under another name pluggy raised "Plugin already registered under a different name").
+    pytester.makeconftest('pytest_plugins = ["testsupport.plugin"]\n')
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
+    run(pytester, monkeypatch).assert_outcomes(passed=1)

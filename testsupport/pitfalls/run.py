@@ -111,7 +111,7 @@ def run(
         # database the app's settings name, the wrong suite again with testsupport off.
         variants = [(base, guarded, list(pitfall.select))]
         if pitfall.settings_database:
-            variants.append((base + "-unguarded", {wrong: pitfall.wrong + UNGUARDED}, ["-p", "no:testsupport"]))
+            variants.append((base + "-unguarded", {wrong: pitfall.wrong + UNGUARDED}, ["-p", "no:testsupport.plugin"]))
         for name, reports, extra in variants:
             root = work / name
             shutil.copytree(SUITES / base, root)
@@ -223,7 +223,7 @@ def render(pitfall: Pitfall, runs: dict[str, SuiteRun], url: str) -> str:
     if unguarded is not None:
         out += [
             "",
-            f"== Without testsupport: pytest -v -p no:testsupport {wrong.name} ==",
+            f"== Without testsupport: pytest -v -p no:testsupport.plugin {wrong.name} ==",
             *_run_view(unguarded, []),
             *_rows_view(unguarded),
         ]
