@@ -8,13 +8,14 @@ import importlib.util
 from collections import Counter
 from collections.abc import Generator
 from inspect import iscoroutinefunction
+from typing import Any
 
 import pytest
 
 from testsupport import postgres
 from testsupport.config import Settings
 from testsupport.databases import DATABASES
-from testsupport.loop import BACKENDS
+from testsupport.loop import BACKENDS, STARTS_KEY
 
 # SQLAlchemy's async layer (pool queue, locks, clean-up) and both drivers are asyncio-only;
 # upstream declined an anyio port (sqlalchemy/awaitlet PR #7). ../shared/FINDINGS.md section 2.
@@ -95,6 +96,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(f"testsupport: {note}")
     for reason, count in config.stash.get(_deselected_key, Counter()).items():
         terminalreporter.write_line(f"testsupport: deselected {count} tests ({reason})")
+    restarted = [f"{backend} {n} times" for backend, n in config.stash.get(STARTS_KEY, Counter()).items() if n > 1]
+    if restarted:
+        terminalreporter.write_line(
+            f"testsupport: event loops started more than once in one process ({', '.join(restarted)}), the "
+            "session's engines and schema set up again each time: the tests of the two backends ran interleaved, "
+            "not in testsupport's order (all asyncio, then all trio). xdist's --dist loadfile and loadscope do "
+            "that (they send a module's tests as one unit); use --dist load, its default"
+        )
     report = config.stash.get(_postgres_report_key, "")
     if report:
         terminalreporter.write_line(f"testsupport: {report}")
@@ -102,6 +111,27 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
 @pytest.hookimpl(trylast=True)  # after pytest's own teardown of what an interrupted run left set up
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if not hasattr(session.config, "workerinput"):
-        session.config.stash[_postgres_report_key] = postgres.run_report()
-        postgres.finish_run()
+    config = session.config
+    workeroutput = getattr(config, "workeroutput", None)  # an xdist worker's channel to the controller
+    if workeroutput is not None:
+        # The controller collects nothing itself: what the summary says comes from the workers.
+        workeroutput["testsupport"] = {
+            "deselected": dict(config.stash[_deselected_key].items()),
+            "starts": dict(config.stash.get(STARTS_KEY, Counter[str]()).items()),
+        }
+        postgres.leave_run()
+        return
+    config.stash[_postgres_report_key] = postgres.run_report()
+    postgres.finish_run()
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: known only where xdist is installed
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """In the xdist controller, as each worker ends: take in its summary (workers collect, and so
+    deselect, the same tests; the most loop starts any one worker saw)."""
+    sent = getattr(node, "workeroutput", {}).get("testsupport", {})
+    config: pytest.Config = node.config
+    for key, counts in ((_deselected_key, sent.get("deselected", {})), (STARTS_KEY, sent.get("starts", {}))):
+        merged = config.stash.setdefault(key, Counter())
+        for name, count in counts.items():
+            merged[name] = max(merged[name], count)

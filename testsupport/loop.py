@@ -10,12 +10,16 @@ switching the database parameter cannot tear it down.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import anyio.lowlevel
 import pytest
 
 BACKENDS = ("asyncio", "trio")
+# How often each backend's runner was started in this process: once, unless the tests of the two
+# backends were interleaved (each switch closes one loop and sets the session's engines up again).
+STARTS_KEY = pytest.StashKey[Counter[str]]()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -26,8 +30,9 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-async def anyio_session_runner(anyio_backend: str) -> AsyncIterator[object]:
+async def anyio_session_runner(anyio_backend: str, request: pytest.FixtureRequest) -> AsyncIterator[object]:
     """Hold a lease on the runner for the session; yields the loop's identity."""
+    request.config.stash.setdefault(STARTS_KEY, Counter())[anyio_backend] += 1
     # A yield, not a return: the lease is held only while this generator is suspended.
     yield current_loop()  # noqa: PT022
 

@@ -15,7 +15,7 @@ from testsupport.pg.embedded import BINDIR_ENV, embedded_server, find_bindir, sc
 from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured, PostgresUnavailable
 from testsupport.pg.runstate import OWNER_ENV, RUN_ID_ENV, join_run, run_id, run_lock, run_state_dir
 from testsupport.pg.server import Server, shown
-from testsupport.pg.shared import finish_run, run_report, shared_server
+from testsupport.pg.shared import finish_run, leave_run, run_report, shared_server
 from testsupport.pg.template import Migrate, kept_template_name, migrated_template
 from testsupport.pg.userserver import URL_ENV, external_server
 from testsupport.pg.workerdb import REQUIRE_ENV, postgres_database, worker_database_name
@@ -38,6 +38,7 @@ __all__ = [
     "finish_run",
     "join_run",
     "kept_template_name",
+    "leave_run",
     "migrated_template",
     "postgres_database",
     "run_id",

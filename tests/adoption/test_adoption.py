@@ -69,6 +69,8 @@ def test_factory_app_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.
     write(pytester, FACTORY_APP, readme_block("factory"))
     result = pytester.runpytest_subprocess(*BASE, "-p", "xdist", "-n", "2")
     result.assert_outcomes(passed=8)
+    # The controller collects nothing itself: the workers' summary lines reach it.
+    result.stdout.fnmatch_lines(["testsupport: deselected 6 tests (trio x database: *)"])
     no_production_database(pytester)
 
 

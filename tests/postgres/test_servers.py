@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -18,6 +20,8 @@ from sqlalchemy.engine import make_url
 
 from tests.inner import popen, run_inprocess
 from tests.service_suite import use_service
+from testsupport.pg.embedded import stop_supervisor
+from testsupport.pg.runstate import state_path
 from testsupport.postgres import REQUIRE_ENV, URL_ENV, PostgresMisconfigured, Server, external_server
 
 pytestmark = pytest.mark.postgres
@@ -196,3 +200,39 @@ def test_sigkill_of_the_test_run_leaves_no_server(pytester: pytest.Pytester, mon
     while any(_alive(pid) for pid in processes) or run_dir.exists() or state_dir.exists():
         assert time.monotonic() < deadline, f"left: {[p for p in processes if _alive(p)]}, {run_dir}, {state_dir}"
         time.sleep(0.02)
+
+
+WORKER = textwrap.dedent(
+    """
+    from testsupport import postgres
+
+    postgres.join_run("gw0")  # an xdist worker: the run and its owner come from the environment
+    server, info = postgres.shared_server()
+    postgres.leave_run()
+    print(info["supervisor_pid"], info["run_dir"])
+    """
+)
+
+
+def test_a_worker_leaves_the_runs_server_running_without_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An xdist worker may start the run's server and end before it (the controller stops it):
+    its end must not print Popen's "subprocess N is still running" (a ResourceWarning, hidden
+    unless warnings are on, as here)."""
+    monkeypatch.delenv(URL_ENV, raising=False)
+    monkeypatch.setenv("TESTSUPPORT_RUN_ID", f"leave{os.getpid()}")
+    monkeypatch.setenv("TESTSUPPORT_OWNER_PID", str(os.getpid()))  # this test stands for the controller
+    env = {**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"}
+    # Files, not pipes: the server's supervisor inherits them and outlives the worker.
+    with (tmp_path / "out").open("w") as out, (tmp_path / "err").open("w") as err:
+        code = subprocess.run([sys.executable, "-c", WORKER], env=env, stdout=out, stderr=err, check=False).returncode
+    pid, run_dir = (tmp_path / "out").read_text().split()
+    stderr = (tmp_path / "err").read_text()
+    try:
+        assert code == 0, stderr
+        assert "still running" not in stderr
+        os.kill(int(pid), 0)  # the server's supervisor outlived the worker
+    finally:
+        stop_supervisor(int(pid), Path(run_dir))
+        shutil.rmtree(state_path(), ignore_errors=True)

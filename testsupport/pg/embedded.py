@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -184,6 +185,16 @@ def stop_supervisor(pid: int, run_dir: Path, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout  # started by an xdist worker: wait for its clean-up
     while run_dir.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def release_supervisors() -> None:
+    """At an xdist worker's end: a server it started is the run's, stopped by the controller (the
+    supervisor's owner), so it outlives this process. Let go of its Popen without the
+    ResourceWarning ("subprocess N is still running") that Popen.__del__ gives for a child still
+    running; CPython then queues it for reaping (subprocess._active)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        _supervisors.clear()
 
 
 @contextmanager

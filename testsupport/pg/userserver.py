@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import warnings
 from typing import Any
 
 import asyncpg
@@ -111,6 +112,13 @@ def stop_holder(pid: int) -> None:
     child = _holders.pop(pid, None)
     if child is not None:
         child.wait(10)
+
+
+def release_holders() -> None:
+    """At an xdist worker's end: the lock holder it started is the run's (see release_supervisors)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        _holders.clear()
 
 
 def owner_comment(server: Server, database: str) -> str:
