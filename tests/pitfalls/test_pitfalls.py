@@ -2,15 +2,20 @@
 fixed setup next to it passes. The suites and their registry are testsupport.pitfalls, the same
 ones `python -m testsupport.pitfalls show NAME` runs.
 
-All suites run in one inner pytest session (plus one for the suite on testsupport itself), once
-for the whole run: each suite's own tests are read from its testcases in the session's JUnit XML.
+All suites run in one inner pytest session (plus one for each suite on testsupport itself), once
+for the whole run, xdist workers included: each suite's own tests are read from its testcases in
+the session's JUnit XML.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import fcntl
 import fnmatch
 import glob
+import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from testsupport.pitfalls import PITFALLS, Pitfall
 from testsupport.pitfalls.__main__ import main
-from testsupport.pitfalls.run import UNGUARDED, SuiteRun, postgres_for_pitfalls, render, run
+from testsupport.pitfalls.run import UNGUARDED, Case, SuiteRun, postgres_for_pitfalls, render, run
 from testsupport.postgres import PostgresUnavailable
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -41,10 +46,41 @@ class Runs:
             pytest.skip(self.postgres_skipped)
         return self.suites[folder]
 
+    def dump(self, path: Path) -> None:
+        path.write_text(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> Runs:
+        data = json.loads(path.read_text())
+        suites = {}
+        for key, suite in data.pop("suites").items():
+            cases = [Case(**case) for case in suite.pop("cases")]
+            suites[key] = SuiteRun(**suite, cases=cases)
+        return cls(suites, **data)
+
 
 @pytest.fixture(scope="session")
 def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    """The suites of the pitfalls this session selected, run once."""
+    """The suites of the pitfalls this session selected, run once for the whole run.
+
+    Under xdist every worker collects the same tests, so each would start the same suites: the first
+    worker to get here runs them and leaves the result in the run's shared temporary folder, the
+    others wait for it (xdist's recipe for a session fixture that runs once,
+    https://pytest-xdist.readthedocs.io/en/stable/how-to.html). Not `--dist loadgroup`: on pytest 9.2
+    it silently stops grouping (pytest-dev/pytest-xdist#1386)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return _run_selected(request, tmp_path_factory)
+    shared = tmp_path_factory.getbasetemp().parent  # one per run, shared by its workers
+    with (shared / "pitfalls.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (shared / "pitfalls.json").exists():
+            return Runs.load(shared / "pitfalls.json")
+        result = _run_selected(request, tmp_path_factory)
+        result.dump(shared / "pitfalls.json")
+        return result
+
+
+def _run_selected(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Runs:
     selected: set[str] = set()
     for item in request.session.items:
         if item.path != Path(__file__):
