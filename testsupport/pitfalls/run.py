@@ -22,8 +22,12 @@ from testsupport.pitfalls import Pitfall
 
 SUITES = Path(__file__).parent / "suites"
 HARNESS = Path(__file__).parent / "harness.py"
-# -p no:randomly: the order of a suite's tests is the point of several pitfalls (pytest-randomly
-# would shuffle them). -p no:cacheprovider: nothing written next to the suites.
+# Plugins named, none discovered (PYTEST_DISABLE_PLUGIN_AUTOLOAD in _start): a suite gets anyio's,
+# and testsupport's where its pytest.ini configures it, whatever else is installed: pytest-randomly
+# would shuffle tests whose order is the point of several pitfalls, pytest-asyncio would claim the
+# async tests, and an installed Schemathesis and Hypothesis cost ~2 s per session (their ~290
+# modules imported, and recompiled by assertion rewriting where PYTHONDONTWRITEBYTECODE is set).
+# -p no:cacheprovider: nothing written next to the suites.
 # --import-mode=importlib: the wrong and fixed suites share a file name.
 # --tb=native: Python's own traceback. pytest's default style parses each frame's source file
 # (SQLAlchemy's are long), which took three quarters of the session's time.
@@ -31,9 +35,7 @@ PYTEST_ARGS = (
     "--tb=native",
     "--import-mode=importlib",
     "-p",
-    "no:asyncio",
-    "-p",
-    "no:randomly",
+    "anyio.pytest_plugin",
     "-p",
     "no:cacheprovider",
     "-v",
@@ -109,9 +111,9 @@ def run(
         guarded = {wrong: pitfall.wrong, fixed: pitfall.fixed}
         # With testsupport (its `select`: e.g. only the SQLite target), and, for a pitfall about the
         # database the app's settings name, the wrong suite again with testsupport off.
-        variants = [(base, guarded, list(pitfall.select))]
+        variants = [(base, guarded, ["-p", "testsupport.plugin", *pitfall.select])]
         if pitfall.settings_database:
-            variants.append((base + "-unguarded", {wrong: pitfall.wrong + UNGUARDED}, ["-p", "no:testsupport.plugin"]))
+            variants.append((base + "-unguarded", {wrong: pitfall.wrong + UNGUARDED}, []))
         for name, reports, extra in variants:
             root = work / name
             shutil.copytree(SUITES / base, root)
@@ -155,6 +157,7 @@ def _rows(path: Path, query: str) -> list[str]:
 
 def _start(root: Path, folders: list[str], extra: list[str], database: dict[str, str]) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PITFALL"))}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env.pop("DATABASE_URL", None)
     env.update(database)
     command = [
