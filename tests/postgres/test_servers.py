@@ -22,7 +22,15 @@ from tests.inner import popen, run_inprocess
 from tests.service_suite import use_service
 from testsupport.pg.embedded import stop_supervisor
 from testsupport.pg.runstate import state_path
-from testsupport.postgres import REQUIRE_ENV, URL_ENV, PostgresMisconfigured, Server, external_server
+from testsupport.postgres import (
+    OWNER_ENV,
+    REQUIRE_ENV,
+    RUN_ID_ENV,
+    URL_ENV,
+    PostgresMisconfigured,
+    Server,
+    external_server,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -221,8 +229,8 @@ def test_a_worker_leaves_the_runs_server_running_without_a_warning(
     its end must not print Popen's "subprocess N is still running" (a ResourceWarning, hidden
     unless warnings are on, as here)."""
     monkeypatch.delenv(URL_ENV, raising=False)
-    monkeypatch.setenv("TESTSUPPORT_RUN_ID", f"leave{os.getpid()}")
-    monkeypatch.setenv("TESTSUPPORT_OWNER_PID", str(os.getpid()))  # this test stands for the controller
+    monkeypatch.setenv(RUN_ID_ENV, f"leave{os.getpid()}")
+    monkeypatch.setenv(OWNER_ENV, str(os.getpid()))  # this test stands for the controller
     env = {**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"}
     # Files, not pipes: the server's supervisor inherits them and outlives the worker.
     with (tmp_path / "out").open("w") as out, (tmp_path / "err").open("w") as err:

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,15 +26,12 @@ from sqlalchemy.engine import URL, make_url
 from testsupport.pg import supervisor
 from testsupport.pg.clustercache import chown_tree, copy_cluster, pristine_cluster, use_entry
 from testsupport.pg.errors import PostgresFailedToStart, PostgresUnavailable
-from testsupport.pg.runstate import owner_pid, read_json, run_state_dir
+from testsupport.pg.runstate import keep_child, owner_pid, pid_alive, read_json, run_state_dir, stop_child
 from testsupport.pg.server import Server
 from testsupport.pg.userserver import URL_ENV
 
 BINDIR_ENV = "TEST_PG_BINDIR"
 START_TIMEOUT = 30.0
-
-# The supervisor outlives the function that starts it; keep its Popen so it is reaped, not leaked.
-_supervisors: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def find_bindir() -> Path:
@@ -146,7 +142,7 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
         os.close(use_fd)
         if lock_fd is not None:
             os.close(lock_fd)
-    _supervisors[process.pid] = process
+    keep_child(process)
     ready = run_dir / supervisor.READY_FILE
     deadline = started + START_TIMEOUT
     while not ready.exists():
@@ -174,27 +170,11 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
 
 
 def stop_supervisor(pid: int, run_dir: Path, timeout: float = 10.0) -> None:
-    try:
-        os.kill(pid, 15)
-    except ProcessLookupError:
-        return
-    child = _supervisors.pop(pid, None)
-    if child is not None:  # started by this process: wait for it
-        child.wait(timeout)
+    if stop_child(pid, timeout) or not pid_alive(pid):
         return
     deadline = time.monotonic() + timeout  # started by an xdist worker: wait for its clean-up
     while run_dir.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
-
-
-def release_supervisors() -> None:
-    """At an xdist worker's end: a server it started is the run's, stopped by the controller (the
-    supervisor's owner), so it outlives this process. Let go of its Popen without the
-    ResourceWarning ("subprocess N is still running") that Popen.__del__ gives for a child still
-    running; CPython then queues it for reaping (subprocess._active)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        _supervisors.clear()
 
 
 @contextmanager

@@ -7,8 +7,10 @@ import contextlib
 import fcntl
 import json
 import os
+import subprocess
 import tempfile
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,3 +108,38 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# The helpers this process started that outlive the function starting them (the server's
+# supervisor, the lock holder): their Popen is kept so they are reaped, not leaked.
+_children: dict[int, subprocess.Popen[Any]] = {}
+
+
+def keep_child(process: subprocess.Popen[Any]) -> int:
+    _children[process.pid] = process
+    return process.pid
+
+
+def stop_child(pid: int, timeout: float) -> bool:
+    """SIGTERM to ``pid``; if this process started it, wait for it. False if it was started elsewhere
+    (by another xdist worker: the caller waits another way) or is gone."""
+    try:
+        os.kill(pid, 15)
+    except ProcessLookupError:
+        _children.pop(pid, None)
+        return False
+    child = _children.pop(pid, None)
+    if child is None:
+        return False
+    child.wait(timeout)
+    return True
+
+
+def release_children() -> None:
+    """At an xdist worker's end: the helpers it started are the run's, stopped by the controller
+    (their owner), so they outlive this process. Let go of their Popen without the ResourceWarning
+    ("subprocess N is still running") that Popen.__del__ gives for a child still running; CPython
+    then queues it for reaping (subprocess._active)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        _children.clear()

@@ -10,13 +10,12 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from testsupport.pg.embedded import release_supervisors, start_embedded, stop_supervisor
-from testsupport.pg.runstate import ignore_errors, read_json, reuse, run_lock, state_path, write_json
+from testsupport.pg.embedded import start_embedded, stop_supervisor
+from testsupport.pg.runstate import ignore_errors, read_json, release_children, reuse, run_lock, state_path, write_json
 from testsupport.pg.server import Server
 from testsupport.pg.userserver import (
     URL_ENV,
     external_server,
-    release_holders,
     start_holder,
     stop_holder,
     sweep_dead_runs,
@@ -66,8 +65,7 @@ def finish_run() -> None:
 def leave_run() -> None:
     """Called in pytest_sessionfinish of an xdist worker: the server and lock holder it may have
     started stay up for the other workers; the controller stops them (finish_run)."""
-    release_supervisors()
-    release_holders()
+    release_children()
 
 
 def run_report() -> str:

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import warnings
 from typing import Any
 
 import asyncpg
@@ -14,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from testsupport.pg import holder
 from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured
-from testsupport.pg.runstate import owner_pid, run_id, run_state_dir
+from testsupport.pg.runstate import keep_child, owner_pid, run_id, run_state_dir, stop_child
 from testsupport.pg.server import Server, asyncpg_dsn, shown
 
 URL_ENV = "TEST_POSTGRES_URL"
@@ -67,10 +66,6 @@ def external_server(raw: str) -> Server:
     return server
 
 
-# The holder outlives the function that starts it; keep its Popen so it is reaped, not leaked.
-_holders: dict[int, subprocess.Popen[str]] = {}
-
-
 def user_server() -> Server:
     """The user's server again, in any process of the run: its URL (and password) is read from
     the environment each time and never written to the run's files."""
@@ -100,25 +95,11 @@ def start_holder(server: Server) -> int:
         )
     stdout.close()
     stderr.close()
-    _holders[process.pid] = process
-    return process.pid
+    return keep_child(process)
 
 
 def stop_holder(pid: int) -> None:
-    try:
-        os.kill(pid, 15)
-    except ProcessLookupError:
-        return
-    child = _holders.pop(pid, None)
-    if child is not None:
-        child.wait(10)
-
-
-def release_holders() -> None:
-    """At an xdist worker's end: the lock holder it started is the run's (see release_supervisors)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        _holders.clear()
+    stop_child(pid, 10)
 
 
 def owner_comment(server: Server, database: str) -> str:
