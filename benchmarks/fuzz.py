@@ -58,12 +58,8 @@ def database(kind: str, url: str | None) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="fuzz-") as folder:
             yield f"sqlite+aiosqlite:///{folder}/fuzz.db"
     else:
-        postgres.join_run(None)  # what testsupport's plugin does at start and end of a run
-        try:
-            with postgres.embedded_server() as server:
-                yield server.create_database("fuzz")
-        finally:
-            postgres.finish_run()
+        with postgres.embedded_server() as server:
+            yield server.create_database("fuzz")
 
 
 def free_port() -> int:

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from service import migrate  # noqa: E402
-from testsupport.postgres import embedded_server, run_state_dir  # noqa: E402
+from testsupport.postgres import embedded_server  # noqa: E402
 
 TEST = """
 async def test_api_{i}(client):
@@ -245,8 +245,6 @@ def pytest_asyncio_python(work: Path) -> str:
 
 def measure_startup() -> dict[str, float]:
     """Cold start of the embedded server, and the template migration on it."""
-    os.environ.setdefault("TESTSUPPORT_RUN_ID", "benchstart")
-    os.environ.setdefault("TESTSUPPORT_OWNER_PID", str(os.getpid()))
     started = time.perf_counter()
     with embedded_server() as server:
         server_start = time.perf_counter() - started
@@ -272,8 +270,6 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     strategies = {k: v for k, v in STRATEGIES.items() if not (args.skip_pytest_asyncio and k == PA)}
-    os.environ["TESTSUPPORT_RUN_ID"] = "bench"
-    os.environ["TESTSUPPORT_OWNER_PID"] = str(os.getpid())
     startup = measure_startup()
     cleanup = contextlib.ExitStack()
     server = cleanup.enter_context(embedded_server())  # shared by every run, via TEST_POSTGRES_URL
@@ -332,7 +328,6 @@ def main() -> None:
     finally:
         cleanup.close()
         shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(run_state_dir(), ignore_errors=True)
 
     def wall(name: str, database: str, size: int) -> float:
         return statistics.median(w for w, _ in runs[name, database, size])

@@ -23,13 +23,16 @@ from tests.service_suite import use_service
 from testsupport.pg.embedded import stop_supervisor
 from testsupport.pg.runstate import state_path
 from testsupport.postgres import (
+    BINDIR_ENV,
     OWNER_ENV,
     REQUIRE_ENV,
     RUN_ID_ENV,
     URL_ENV,
     PostgresMisconfigured,
+    PostgresUnavailable,
     Server,
     external_server,
+    find_bindir,
 )
 
 pytestmark = pytest.mark.postgres
@@ -244,3 +247,43 @@ def test_a_worker_leaves_the_runs_server_running_without_a_warning(
     finally:
         stop_supervisor(int(pid), Path(run_dir))
         shutil.rmtree(state_path(), ignore_errors=True)
+
+
+def test_a_bin_folder_without_initdb_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Only `postgres` there: one message naming the variable and what to do, nothing left behind
+    (initdb used to fail with a raw FileNotFoundError and leave a folder in the cluster cache)."""
+    (tmp_path / "postgres").symlink_to(find_bindir() / "postgres")
+    monkeypatch.setenv(BINDIR_ENV, str(tmp_path))
+    with pytest.raises(PostgresUnavailable) as raised:
+        find_bindir()
+    assert str(raised.value) == (
+        f"{BINDIR_ENV}={tmp_path} has no `postgres` binary (or no `initdb`): point it at a PostgreSQL bin "
+        "folder (e.g. /usr/lib/postgresql/16/bin), or unset it."
+    )
+
+
+OUTSIDE_PYTEST = textwrap.dedent(
+    """
+    import os, tempfile
+    from testsupport.postgres import embedded_server
+
+    with embedded_server() as server:
+        print(server.execute("SELECT 1")[0][0][0], os.environ["TESTSUPPORT_RUN_ID"], tempfile.gettempdir())
+    print(sorted(k for k in os.environ if k.startswith("TESTSUPPORT_")))
+    """
+)
+
+
+def test_embedded_server_outside_a_pytest_run_is_a_run_of_its_own(tmp_path: Path) -> None:
+    """A script (a benchmark, `python -m testsupport.pitfalls show`) needs no run set up by hand,
+    and leaves neither the run's folder nor its environment behind."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTSUPPORT_") and k != URL_ENV}
+    with (tmp_path / "out").open("w") as out:  # a file: the supervisor inherits it
+        subprocess.run([sys.executable, "-c", OUTSIDE_PYTEST], env=env, stdout=out, stderr=out, check=False)
+    output = (tmp_path / "out").read_text()
+    assert "Error" not in output, output
+    first, second = output.splitlines()[-2:]
+    one, run, tmp = first.split()
+    assert one == "1"
+    assert not (Path(tmp) / f"testsupport-{run}").exists()
+    assert second == "[]"

@@ -128,15 +128,15 @@ def pristine_cluster(bindir: Path, cache: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (pristine / "PG_VERSION").exists():
             work = Path(tempfile.mkdtemp(dir=cache))
-            chown_tree(work)
             try:
+                chown_tree(work)
                 supervisor.initdb(bindir, work / "data", work / "initdb.log")
-            except subprocess.CalledProcessError:
-                log = (work / "initdb.log").read_text(errors="replace")
-                shutil.rmtree(work, ignore_errors=True)
+                (work / "data").rename(pristine)
+            except (subprocess.CalledProcessError, OSError) as exc:
+                log = (work / "initdb.log").read_text(errors="replace") if (work / "initdb.log").exists() else exc
                 raise PostgresFailedToStart(f"initdb from {bindir} failed; its log:\n{log}") from None
-            (work / "data").rename(pristine)
-            shutil.rmtree(work, ignore_errors=True)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
     return pristine
 
 

