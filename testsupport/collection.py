@@ -4,7 +4,6 @@ database tests are deselected on trio, and the run says so."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from collections.abc import Generator
 from inspect import iscoroutinefunction
@@ -15,7 +14,8 @@ import pytest
 from testsupport import postgres
 from testsupport.config import Settings
 from testsupport.databases import DATABASES
-from testsupport.loop import BACKENDS, STARTS_KEY
+from testsupport.loop import STARTS_KEY
+from testsupport.plugin import BACKENDS, installed_backends
 
 # SQLAlchemy's async layer (pool queue, locks, clean-up) and both drivers are asyncio-only;
 # upstream declined an anyio port (sqlalchemy/awaitlet PR #7). ../shared/FINDINGS.md section 2.
@@ -52,10 +52,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     counts = config.stash[_deselected_key]
+    installed = installed_backends()
     for item in items:
         backend, target = _params(item)
         if backend is not None and backend not in chosen:
-            reason = "not in --anyio-backends" if _installed(backend) else f"{backend} is not installed"
+            reason = "not in --anyio-backends" if backend in installed else f"{backend} is not installed"
         elif backend is not None and target is not None and backend not in DB_BACKENDS:
             reason = f"{backend} x database: {TRIO_REASON}"
         else:
@@ -70,10 +71,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     targets = [str(p.id) for p in DATABASES]
     keep.sort(key=lambda item: _block(item, BACKENDS, targets))
     items[:] = keep
-
-
-def _installed(backend: str) -> bool:
-    return importlib.util.find_spec(backend) is not None
 
 
 def _params(item: pytest.Item) -> tuple[str | None, str | None]:

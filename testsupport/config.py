@@ -20,10 +20,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import sessionmaker as sync_sessionmaker
 
+from testsupport.pg.template import Migrate
 from testsupport.plugin import KEYS
 
 Sessions = async_sessionmaker[AsyncSession]
-Migrate = Callable[[Connection], None]
 
 APP_PARAMS = ("engine", "sessionmaker")
 
@@ -291,43 +291,27 @@ class Settings:
     session_dependency: Callable[..., Any] | None
     alembic: AlembicSource | None
     metadata: MetaData | None
-    metadata_path: str
-    no_migrations: bool
     notes: list[str] = field(default_factory=list)  # summary lines about the configuration
 
     @property
     def migrate(self) -> Migrate:
         """Bring the database on a sync connection to the schema: Alembic, or create_all."""
-        if self.alembic is not None and not self.no_migrations:
+        if self.alembic is not None:
             return self.alembic.upgrade
         assert self.metadata is not None
         return self.metadata.create_all
 
     @property
     def fingerprint(self) -> str:
-        if self.alembic is not None and not self.no_migrations:
+        if self.alembic is not None:
             return self.alembic.fingerprint()
         assert self.metadata is not None
         return metadata_fingerprint(self.metadata)
 
 
-def load(config: pytest.Config) -> Settings | None:
-    """The project's settings, or None when testsupport is not configured (then it stays inert)."""
+def load(config: pytest.Config) -> Settings:
+    """The project's settings (testsupport_app is set; plugin.py checked that)."""
     values = {key: str(config.getini(key) or "").strip() for key in KEYS}
-    if not values["testsupport_app"]:
-        stray = [key for key, value in values.items() if value]
-        if stray:
-            raise pytest.UsageError(
-                f"{', '.join(stray)} set without testsupport_app, so testsupport would ignore them. Fix: set "
-                "testsupport_app = 'package.module:app_or_factory' in [tool.pytest.ini_options], or remove them."
-            )
-        for option in ("--reuse-db", "--no-migrations"):
-            if config.getoption(option):
-                raise pytest.UsageError(
-                    f"{option} is testsupport's, which is not configured here. Fix: set testsupport_app in "
-                    "[tool.pytest.ini_options], or drop the option."
-                )
-        return None
     rootdir = Path(config.rootpath)
     app = app_target(values["testsupport_app"])
     sessions = session_source(values["testsupport_sessionmaker"]) if values["testsupport_sessionmaker"] else None
@@ -353,7 +337,7 @@ def load(config: pytest.Config) -> Settings | None:
     metadata_path = values["testsupport_metadata"]
     metadata = metadata_of(metadata_path) if metadata_path else None
     notes = []
-    if metadata is None and (alembic is None or no_migrations):
+    if metadata is None and alembic is None:
         raise pytest.UsageError(
             ("--no-migrations builds the schema with create_all, but " if no_migrations else "")
             + "testsupport has no schema source. Fix: set testsupport_metadata = 'pkg.models:Base.metadata'"
@@ -369,4 +353,4 @@ def load(config: pytest.Config) -> Settings | None:
         notes.append(f"schema from create_all({metadata_path}) (--no-migrations): migrations not run")
     elif alembic is None:
         notes.append(f"schema from create_all({metadata_path}): no testsupport_alembic_config, migrations not tested")
-    return Settings(app, sessions, dependency, alembic, metadata, metadata_path, no_migrations, notes)
+    return Settings(app, sessions, dependency, alembic, metadata, notes)

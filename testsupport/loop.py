@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator
 import anyio.lowlevel
 import pytest
 
-BACKENDS = ("asyncio", "trio")
+from testsupport.plugin import BACKENDS
+
 # How often each backend's runner was started in this process: once, unless the tests of the two
 # backends were interleaved (each switch closes one loop and sets the session's engines up again).
 STARTS_KEY = pytest.StashKey[Counter[str]]()

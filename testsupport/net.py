@@ -451,22 +451,13 @@ class NetPlugin:
 _installed: list[Callable[[], None]] = []
 
 
-def install(config: pytest.Config) -> NetPlugin:
+def install(config: pytest.Config) -> None:
     """Watch every engine for this session (called from the plugin's pytest_configure). An inline
     pytester run inside a run shares the listeners; only the run that installed them removes them."""
     owner = not _installed
     if owner:
         install_listeners()
-    plugin = NetPlugin(owner)
-    config.pluginmanager.register(plugin, "testsupport-net")
-    return plugin
-
-
-def remove(config: pytest.Config, plugin: NetPlugin) -> None:
-    """Undo ``install`` (the configuration was refused: the run stops before any test)."""
-    config.pluginmanager.unregister(plugin)
-    if plugin.owner:
-        uninstall()
+    config.pluginmanager.register(NetPlugin(owner), "testsupport-net")
 
 
 def install_listeners() -> None:

@@ -73,25 +73,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def refuse_stray_settings(config: pytest.Config) -> None:
+    """Without testsupport_app, testsupport would silently ignore its other keys and options."""
+    stray = [key for key in KEYS if str(config.getini(key) or "").strip()]
+    if stray:
+        raise pytest.UsageError(
+            f"{', '.join(stray)} set without testsupport_app, so testsupport would ignore them. Fix: set "
+            "testsupport_app = 'package.module:app_or_factory' in [tool.pytest.ini_options], or remove them."
+        )
+    for option in ("--reuse-db", "--no-migrations", "--anyio-backends"):
+        if config.getoption(option):
+            raise pytest.UsageError(
+                f"{option} is testsupport's, which is not configured here. Fix: set testsupport_app in "
+                "[tool.pytest.ini_options], or drop the option."
+            )
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     # trylast: after conftest.py files and `pythonpath` have put the project on sys.path.
-    from testsupport import config as settings
-
     if not str(config.getini("testsupport_app") or "").strip():
-        settings.load(config)  # inert; it only refuses testsupport keys and options set without the app
+        refuse_stray_settings(config)  # and nothing else is imported: an unconfigured run pays nothing
         return
+    from testsupport import config as settings
     from testsupport import net
 
     # The net first: resolving the keys imports the project's modules, and an engine they build at
-    # import time must be recorded (its URL, where it was made) for the net's messages.
-    watching = net.install(config)
-    try:
-        loaded = settings.load(config)
-    except BaseException:
-        net.remove(config, watching)
-        raise
-    assert loaded is not None
+    # import time must be recorded (its URL, where it was made) for the net's messages. A refused
+    # configuration ends the run in pytest_unconfigure, which removes the net again.
+    net.install(config)
+    loaded = settings.load(config)
     for line in (  # before the fixture modules are imported: their parameters carry these marks
         "sqlite: runs on the SQLite target",
         "postgres: runs on the PostgreSQL target",
@@ -106,7 +117,10 @@ def pytest_configure(config: pytest.Config) -> None:
     option = config.getoption("--anyio-backends")
     chosen = installed_backends() if option is None else [b.strip() for b in option.split(",") if b.strip()]
     if not chosen or set(chosen) - set(BACKENDS):
-        raise pytest.UsageError(f"--anyio-backends takes a comma-separated subset of {','.join(BACKENDS)}")
+        raise pytest.UsageError(
+            f"--anyio-backends={option}: takes a comma-separated subset of {','.join(BACKENDS)}. Fix: e.g. "
+            "--anyio-backends=asyncio"
+        )
     collection.start(config, loaded, chosen)
     for name in FIXTURE_MODULES:
         config.pluginmanager.register(importlib.import_module(name), f"testsupport:{name}")

@@ -267,12 +267,30 @@ def test_testsupport_imports_nothing_from_service() -> None:
     assert offending == []
 
 
-def test_an_option_without_the_configuration_names_the_fix(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("option", ["--reuse-db", "--no-migrations", "--anyio-backends=asyncio"])
+def test_an_option_without_the_configuration_names_the_fix(pytester: pytest.Pytester, option: str) -> None:
     pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
-    result = pytester.runpytest(*BASE, "--reuse-db")
+    result = pytester.runpytest(*BASE, option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --reuse-db is testsupport's, which is not configured here. Fix: *"])
+    name = option.split("=")[0]
+    result.stderr.fnmatch_lines([f"ERROR: {name} is testsupport's, which is not configured here. Fix: *"])
+
+
+def test_an_unconfigured_run_imports_nothing_of_testsupport_but_its_entry_point(pytester: pytest.Pytester) -> None:
+    """Installed, testsupport is loaded by every pytest in the environment: a project that does not
+    configure it must not pay for SQLAlchemy and the rest at every start."""
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
+    pytester.makepyfile(
+        test_one="""
+import sys
+
+def test_one():
+    loaded = sorted(name for name in sys.modules if name.startswith(("testsupport", "sqlalchemy")))
+    assert loaded == ["testsupport", "testsupport.plugin"]
+"""
+    )
+    pytester.runpytest_subprocess(*BASE).assert_outcomes(passed=1)
 
 
 def test_every_fixture_has_a_line_of_documentation(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
