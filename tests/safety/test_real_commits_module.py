@@ -1,4 +1,5 @@
-"""Real-commit mode for a whole module: ``pytestmark = pytest.mark.db(transaction=True)``."""
+"""Real-commit mode for a whole module: ``pytestmark = pytest.mark.db(transaction=True)`` (that the
+next test starts empty: tests/safety/test_real_commits.py, in a run of fixed order)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,3 @@ async def test_a_commit_in_the_test_is_seen_by_the_apps_own_connection(
     await db_session.commit()
     # The app's session has a connection of its own from the pool: it sees only what was committed.
     assert [user["email"] for user in (await client.get("/users")).json()["items"]] == ["module@example.com"]
-
-
-async def test_b_and_the_next_test_starts_empty(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/users")).json()["items"] == []
