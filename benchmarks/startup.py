@@ -45,6 +45,7 @@ def postgres_report(*args: str) -> tuple[float, float]:
             "-k",
             "postgres",
             "tests/integration/test_users.py",
+            "-n0",  # one process reports the server's start; workers would only add their own start-up
             *args,
         ],
         cwd=ROOT,

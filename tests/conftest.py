@@ -1,6 +1,5 @@
 """What the service's own tests add to testsupport (configured in pyproject.toml): the token."""
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -12,8 +11,6 @@ pytest_plugins = ["pytester"]
 # drives both through their Python API. The pytest runs the tests start themselves (pytester, in
 # folders without this pyproject) get them turned off through the environment.
 _OFF = "-p no:schemathesis -p no:hypothesispytest"
-if _OFF not in os.environ.get("PYTEST_ADDOPTS", ""):
-    os.environ["PYTEST_ADDOPTS"] = f"{os.environ.get('PYTEST_ADDOPTS', '')} {_OFF}".strip()
 
 
 @pytest.fixture

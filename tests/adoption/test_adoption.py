@@ -250,10 +250,12 @@ def test_env_py_with_its_own_event_loop_names_the_recipe(
 
 
 def test_readme_blocks_are_what_the_service_uses_too() -> None:
-    # The service is configured like any adopter: its keys have the README's shape.
+    # The service is configured like any adopter: the README's factory block's keys, in its shape.
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert 'testsupport_app = "service.main:create_app"' in pyproject
     assert 'testsupport_sessionmaker = "service.db:make_sessionmaker"' in pyproject
+    readme_keys = re.findall(r"^(testsupport_\w+) = ", readme_block("factory"), re.MULTILINE)
+    assert readme_keys == re.findall(r"^(testsupport_\w+) = ", pyproject, re.MULTILINE)
 
 
 def test_testsupport_imports_nothing_from_service() -> None:
