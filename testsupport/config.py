@@ -27,21 +27,28 @@ Sessions = async_sessionmaker[AsyncSession]
 
 APP_PARAMS = ("engine", "sessionmaker")
 
-ENV_PY_FIX = """\
-Alembic's env.py called asyncio.run() inside the tests' event loop; testsupport runs the migrations
-on its own connection, in that loop. Fix: make env.py use the connection it is handed (Alembic
-cookbook, "Sharing a Connection across one or more programmatic migration commands"):
+USE_THE_CONNECTION = """\
+Fix: make env.py use the connection it is handed (Alembic cookbook, "Sharing a Connection across one
+or more programmatic migration commands"):
 
     connection = config.attributes.get("connection")
     if connection is not None:
         do_run_migrations(connection)  # context.configure(connection=connection, ...); run_migrations()
     else:
-        asyncio.run(run_async_migrations())
+        asyncio.run(run_async_migrations())  # the sync template: its engine_from_config(...) block
 """
+ENV_PY_FIX = (
+    "Alembic's env.py called asyncio.run() inside the tests' event loop; testsupport runs the migrations\n"
+    "on its own connection, in that loop.\n" + USE_THE_CONNECTION
+)
 
 
 class MigrationsInLoopError(RuntimeError):
     """Alembic's env.py tried to start an event loop of its own inside the tests' loop."""
+
+
+class MigrationsElsewhereError(RuntimeError):
+    """Alembic's env.py migrated a database of its own, not the connection it was handed."""
 
 
 def usage_error(key: str, value: str, problem: str, fix: str) -> pytest.UsageError:
@@ -214,6 +221,7 @@ class AlembicSource:
     def upgrade(self, connection: Connection) -> None:
         """``alembic upgrade head`` on this sync connection, in the caller's transaction and loop."""
         from alembic import command
+        from alembic.runtime.migration import MigrationContext
 
         config = self.config()
         config.attributes["connection"] = connection
@@ -223,6 +231,15 @@ class AlembicSource:
             if "cannot be called from a running event loop" in str(exc):
                 raise MigrationsInLoopError(ENV_PY_FIX) from exc
             raise
+        # Alembic's sync template ignores the connection and migrates sqlalchemy.url instead.
+        reached = MigrationContext.configure(connection).get_current_heads()
+        if set(reached) != set(self.heads):
+            url = config.get_main_option("sqlalchemy.url") or "the URL it builds its engine from"
+            raise MigrationsElsewhereError(
+                f"Alembic's env.py did not migrate the connection testsupport handed it: after `upgrade head` "
+                f"the test database is at {', '.join(reached) or 'no revision'}, not {', '.join(self.heads)}. "
+                f"It built an engine of its own, so the migrations ran on {url} instead.\n" + USE_THE_CONNECTION
+            )
 
 
 def alembic_source(value: str, rootdir: Path) -> AlembicSource:

@@ -249,6 +249,42 @@ def test_env_py_with_its_own_event_loop_names_the_recipe(
     )
 
 
+SYNC_TEMPLATE_ENV_PY = """
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+from notes_app.models import Base
+
+config = context.config
+connectable = engine_from_config(config.get_section(config.config_ini_section, {}), poolclass=pool.NullPool)
+with connectable.connect() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+
+def test_env_py_that_migrates_a_database_of_its_own_names_it_and_the_recipe(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alembic's sync template (`alembic init`) ignores the connection it is handed and migrates
+    sqlalchemy.url: the run stops there, naming that database, instead of failing every test
+    with 'no such table'."""
+    ini = FACTORY_APP["alembic.ini"] + "sqlalchemy.url = sqlite:///%(here)s/dev.db\n"
+    write(pytester, {**FACTORY_APP, "alembic.ini": ini, "migrations/env.py": SYNC_TEMPLATE_ENV_PY}, FACTORY_KEYS)
+    result = run(pytester, monkeypatch, "-k", "sqlite and test_1")
+    result.assert_outcomes(errors=1, deselected=13)
+    result.stdout.fnmatch_lines(
+        [
+            "*MigrationsElsewhereError: Alembic's env.py did not migrate the connection testsupport handed it: "
+            "after `upgrade head` the test database is at no revision, not 0001. It built an engine of its own, "
+            f"so the migrations ran on sqlite:///{pytester.path}/dev.db instead.",
+            '*    connection = config.attributes.get("connection")',
+        ],
+        consecutive=False,
+    )
+
+
 def test_readme_blocks_are_what_the_service_uses_too() -> None:
     # The service is configured like any adopter: the README's factory block's keys, in its shape.
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
