@@ -4,6 +4,7 @@ database tests are deselected on trio, and the run says so."""
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
 from collections.abc import Generator
 from inspect import iscoroutinefunction
@@ -25,6 +26,7 @@ TRIO_REASON = "SQLAlchemy's async layer and its drivers run on asyncio only"
 SETTINGS_KEY = pytest.StashKey[Settings]()
 _backends_key = pytest.StashKey[list[str]]()
 _deselected_key = pytest.StashKey[Counter[str]]()
+_collection_notes_key = pytest.StashKey[Counter[str]]()  # summary lines found at collection (as keys)
 _postgres_report_key = pytest.StashKey[str]()
 
 
@@ -33,6 +35,7 @@ def start(config: pytest.Config, settings: Settings, backends: list[str]) -> Non
     config.stash[SETTINGS_KEY] = settings
     config.stash[_backends_key] = backends
     config.stash[_deselected_key] = Counter()
+    config.stash[_collection_notes_key] = Counter()
     workerinput = getattr(config, "workerinput", None)  # set in xdist workers only
     postgres.join_run(workerinput["workerid"] if workerinput else None, reuse=config.getoption("--reuse-db"))
 
@@ -53,6 +56,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped: list[pytest.Item] = []
     counts = config.stash[_deselected_key]
     installed = installed_backends()
+    _check_own_anyio_backend(config, items)
     for item in items:
         backend, target = _params(item)
         if backend is not None and backend not in chosen:
@@ -73,6 +77,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = keep
 
 
+def _check_own_anyio_backend(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A project's own ``anyio_backend`` (as anyio's docs show it) replaces testsupport's, which is
+    session-scoped, runs asyncio and trio, and tells database tests from the rest. Not
+    session-scoped, it cannot work (pytest's ScopeMismatch); session-scoped, the run goes on, on its
+    backend only, and says so."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.get("anyio_backend") if info is not None else None
+        if not defs or defs[-1].func.__module__ == "testsupport.loop":
+            continue
+        func = defs[-1].func
+        where = f"{inspect.getsourcefile(func)}:{func.__code__.co_firstlineno}"
+        fix = "Fix: delete it; choose backends with --anyio-backends=asyncio (async tests need no marker)"
+        if defs[-1].scope != "session":
+            raise pytest.UsageError(
+                f"anyio_backend is defined again at {where}, {defs[-1].scope}-scoped: testsupport's session-scoped "
+                f"fixtures (the loop held for the session, the engines) cannot use it. {fix}."
+            )
+        config.stash[_collection_notes_key][
+            f"anyio_backend is defined again at {where}: it replaces testsupport's, so every async test runs "
+            f"on the backend it returns (no trio run, and database tests there fail). {fix}"
+        ] = 1
+        return
+
+
 def _params(item: pytest.Item) -> tuple[str | None, str | None]:
     callspec = getattr(item, "callspec", None)
     if callspec is None:
@@ -89,7 +118,7 @@ def _block(item: pytest.Item, backends: tuple[str, ...], targets: list[str]) -> 
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    for note in config.stash[SETTINGS_KEY].notes:
+    for note in [*config.stash[SETTINGS_KEY].notes, *config.stash.get(_collection_notes_key, Counter())]:
         terminalreporter.write_line(f"testsupport: {note}")
     for reason, count in config.stash.get(_deselected_key, Counter()).items():
         terminalreporter.write_line(f"testsupport: deselected {count} tests ({reason})")
@@ -115,6 +144,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput["testsupport"] = {
             "deselected": dict(config.stash[_deselected_key].items()),
             "starts": dict(config.stash.get(STARTS_KEY, Counter[str]()).items()),
+            "notes": dict(config.stash[_collection_notes_key].items()),
         }
         postgres.leave_run()
         return
@@ -128,7 +158,8 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     deselect, the same tests; the most loop starts any one worker saw)."""
     sent = getattr(node, "workeroutput", {}).get("testsupport", {})
     config: pytest.Config = node.config
-    for key, counts in ((_deselected_key, sent.get("deselected", {})), (STARTS_KEY, sent.get("starts", {}))):
+    for key, name in ((_deselected_key, "deselected"), (STARTS_KEY, "starts"), (_collection_notes_key, "notes")):
+        counts = sent.get(name, {})
         merged = config.stash.setdefault(key, Counter())
-        for name, count in counts.items():
-            merged[name] = max(merged[name], count)
+        for entry, count in counts.items():
+            merged[entry] = max(merged[entry], count)

@@ -110,6 +110,10 @@ FIX_CONFIGURATION = (
     "testsupport_app use the `sessionmaker=` / `engine=` it is given instead of building its own from "
     "settings, at import time or in its lifespan"
 )
+FIX_OWN_ENGINE = (
+    "this test built that engine itself (or a function it called did): write through `db_session` or "
+    "`db_connection`, which are on the test's database inside its transaction"
+)
 USE_DATABASE = (
     "request `client` or `app` (the app on the test's database), or `db_session` / `db_connection`: the test "
     "then runs on each database target inside a transaction rolled back at teardown. For real commits add "
@@ -197,11 +201,12 @@ class Net:
             if info is not None and info.test == self.test:
                 return None  # an engine this test built itself: its own business
             return self._blocked(dialect, url)
+        info = self.engines.get(dialect)
+        fix = FIX_OWN_ENGINE if info is not None and info.test == self.test else FIX_CONFIGURATION
         return (
             f"ForeignEngineError: {self.test_name} uses testsupport's database, but a connection was opened on "
             f"{self.describe(dialect, url)}. That is not the test's engine: its reads and writes go to another "
-            "database, outside the test's transaction, and are never rolled back. "
-            f"Fix: {FIX_CONFIGURATION}."
+            f"database, outside the test's transaction, and are never rolled back. Fix: {fix}."
         )
 
     def _check_test_engine(self, dialect: Dialect, url: str | None, consume: bool) -> str | None:

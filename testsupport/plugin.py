@@ -8,6 +8,8 @@ else is imported before that, so an unconfigured suite runs exactly as it would 
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 # ini key -> help line (pytest --help lists them under [pytest] ini-options).
@@ -89,12 +91,45 @@ def refuse_stray_settings(config: pytest.Config) -> None:
             )
 
 
+def refuse_misspelled_keys(config: pytest.Config) -> None:
+    import difflib
+
+    # pytest's own list (what --strict-config refuses); it only warns about them otherwise.
+    unknown: set[str] = getattr(config, "_get_unknown_ini_keys", set)()
+    for key in sorted(k for k in unknown if k.startswith("testsupport")):
+        close = difflib.get_close_matches(key, KEYS, n=1)
+        raise pytest.UsageError(
+            f"{key} is not a testsupport key. Fix: "
+            + (f"did you mean {close[0]}? " if close else "")
+            + f"The keys are {', '.join(KEYS)}."
+        )
+
+
+def refuse_competing_plugins(config: pytest.Config) -> None:
+    """testsupport runs async tests through anyio's plugin, on one loop for the session."""
+    anyio_plugin = sys.modules.get("anyio.pytest_plugin")
+    if anyio_plugin is None or not config.pluginmanager.is_registered(anyio_plugin):
+        raise pytest.UsageError(
+            "testsupport runs async tests through anyio's pytest plugin, which is not loaded (plugin "
+            "discovery is off?). Fix: add -p anyio.pytest_plugin to addopts."
+        )
+    if config.pluginmanager.has_plugin("asyncio"):
+        raise pytest.UsageError(
+            "pytest-asyncio is active: it would run the async tests on loops of its own, not anyio's "
+            "session loop (RuntimeError: Runner.run() cannot be called from a running event loop). Fix: "
+            'addopts = ["-p", "no:asyncio"] in [tool.pytest.ini_options], and remove asyncio_mode and '
+            "@pytest.mark.asyncio marks."
+        )
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     # trylast: after conftest.py files and `pythonpath` have put the project on sys.path.
+    refuse_misspelled_keys(config)
     if not str(config.getini("testsupport_app") or "").strip():
         refuse_stray_settings(config)  # and nothing else is imported: an unconfigured run pays nothing
         return
+    refuse_competing_plugins(config)
     from testsupport import config as settings
     from testsupport import net
 

@@ -349,3 +349,89 @@ def test_listing_the_plugin_in_pytest_plugins_too_is_harmless(
     pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
     pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
     run(pytester, monkeypatch).assert_outcomes(passed=1)
+
+
+OWN_ANYIO_BACKEND = """
+import pytest
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+"""
+OWN_SESSION_ANYIO_BACKEND = OWN_ANYIO_BACKEND.replace("@pytest.fixture", '@pytest.fixture(scope="session")')
+ASYNCIO_ACTIVE = """
+def pytest_configure(config):
+    config.pluginmanager.register(object(), "asyncio")  # what an installed pytest-asyncio registers
+"""
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message"),
+    [
+        (
+            "misspelled-key",
+            "ERROR: testsupport_sesionmaker is not a testsupport key. Fix: did you mean testsupport_sessionmaker? *",
+        ),
+        ("own-anyio-backend", "ERROR: anyio_backend is defined again at */conftest.py:3, function-scoped: *Fix: *"),
+        ("pytest-asyncio", 'ERROR: pytest-asyncio is active: *Fix: addopts = [[]"-p", "no:asyncio"[]] *'),
+        ("no-anyio-plugin", "ERROR: testsupport runs async tests through anyio's pytest plugin, which is not loaded*"),
+    ],
+    ids=["misspelled-key", "own-anyio-backend", "pytest-asyncio", "no-anyio-plugin"],
+)
+def test_a_setup_mistake_stops_the_run_naming_the_fix(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mistake: str, message: str
+) -> None:
+    keys = FACTORY_KEYS + ('testsupport_sesionmaker = "x:y"\n' if mistake == "misspelled-key" else "")
+    write(pytester, FACTORY_APP, keys)
+    if mistake == "own-anyio-backend":
+        pytester.makeconftest(OWN_ANYIO_BACKEND)
+    if mistake == "pytest-asyncio":
+        pytester.makeconftest(ASYNCIO_ACTIVE)
+        result = run_inprocess(pytester, monkeypatch, "-p", "no:cacheprovider", autoload=True)
+    elif mistake == "no-anyio-plugin":
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        result = pytester.runpytest_inprocess("-p", "testsupport.plugin", "-p", "no:cacheprovider")
+    else:
+        result = run(pytester, monkeypatch)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    result.stderr.fnmatch_lines([message])
+
+
+OWN_ENGINE_TEST = """
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+async def test_own_engine(db_session, tmp_path):
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/own.db")
+    async with engine.begin() as connection:
+        await connection.execute(text("SELECT 1"))
+"""
+
+
+def test_an_engine_the_test_builds_itself_is_named_with_the_fix_for_a_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fix for the app's own engine (hand it the test's sessions) is the wrong one here: the
+    configuration is right, the test is not."""
+    write(pytester, {**FACTORY_APP, "test_own.py": OWN_ENGINE_TEST}, FACTORY_KEYS)
+    result = run(pytester, monkeypatch, "-k", "own and sqlite")
+    result.assert_outcomes(failed=1, deselected=17)
+    result.stdout.fnmatch_lines(
+        [
+            "*ForeignEngineError: *Fix: this test built that engine itself (or a function it called did): write "
+            "through `db_session` or `db_connection`, which are on the test's database inside its transaction."
+        ]
+    )
+
+
+def test_a_session_scoped_anyio_backend_of_the_projects_own_is_named_in_the_summary(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(pytester, FACTORY_APP, FACTORY_KEYS)
+    pytester.makeconftest(OWN_SESSION_ANYIO_BACKEND)
+    result = run(pytester, monkeypatch, "-k", "sqlite")
+    result.assert_outcomes(passed=3, deselected=4)
+    result.stdout.fnmatch_lines(
+        ["testsupport: anyio_backend is defined again at */conftest.py:3: it replaces testsupport's, *Fix: delete it*"]
+    )
