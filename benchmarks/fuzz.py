@@ -151,7 +151,8 @@ def main() -> None:
     parser.add_argument("--server", choices=["uvicorn", "in-process"], default="uvicorn")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
-    print(f"seed {seed} (replay with --seed {seed}); {args.examples} examples per operation and pass", flush=True)
+    replay = f"--seed {seed} --examples {args.examples} --database {args.database} --server {args.server}"
+    print(f"seed {seed} (replay with {replay}); {args.examples} examples per operation and pass", flush=True)
 
     started = time.monotonic()
     with database(args.database, args.database_url) as url:

@@ -195,7 +195,8 @@ def write_suite(folder: Path, conftest: str, tests: int, pytest_asyncio: bool) -
     (folder / "conftest.py").write_text(conftest)
     header = 'import pytest\npytestmark = pytest.mark.asyncio(loop_scope="session")\n' if pytest_asyncio else ""
     (folder / "test_api.py").write_text(header + "".join(TEST.format(i=i) for i in range(tests)))
-    # Schemathesis and Hypothesis plugins: ~1 s of imports per start, unused here (see pyproject.toml).
+    # Schemathesis and Hypothesis plugins: ~1 s of imports per start, unused here (these suites discover
+    # plugins, as an adopter's do).
     off = "-p no:schemathesis -p no:hypothesispytest"
     if pytest_asyncio:
         ini = f"asyncio_default_fixture_loop_scope = session\naddopts = {off}\n"
