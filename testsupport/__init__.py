@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from testsupport.app import asgi_client, serve
-    from testsupport.config import MigrationsInLoopError
+    from testsupport.config import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.engine import make_test_engine
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
     from testsupport.queries import Queries
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AppSessionUsedError",
     "LoopMismatchError",
+    "MigrationsElsewhereError",
     "MigrationsInLoopError",
     "Queries",
     "asgi_client",
@@ -33,6 +34,7 @@ __all__ = [
 _HOME = {
     "AppSessionUsedError": "testsupport.guard",
     "LoopMismatchError": "testsupport.guard",
+    "MigrationsElsewhereError": "testsupport.config",
     "MigrationsInLoopError": "testsupport.config",
     "Queries": "testsupport.queries",
     "asgi_client": "testsupport.app",
