@@ -12,6 +12,10 @@ import os
 import subprocess
 import sys
 
+# An inner run in this process drops the modules it imported first (pytester's SysModulesSnapshot).
+# testsupport imports asyncpg only when it reaches PostgreSQL, so an inner run may be the first to;
+# asyncpg's compiled modules cannot be imported twice in one process (the xdist worker crashed).
+import asyncpg  # noqa: F401
 import pytest
 
 from testsupport.pg import runstate

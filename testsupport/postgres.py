@@ -11,15 +11,16 @@ This module is the public face; each concern lives in its own module under ``tes
 from __future__ import annotations
 
 from testsupport.pg.clustercache import CACHE_ENV
-from testsupport.pg.embedded import BINDIR_ENV, embedded_server, find_bindir, scratch_root, start_embedded
+from testsupport.pg.embedded import BINDIR_ENV, embedded_server, find_bindir, scratch_root
 from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured, PostgresUnavailable
-from testsupport.pg.runstate import OWNER_ENV, RUN_ID_ENV, join_run, run_id, run_lock, run_state_dir
-from testsupport.pg.server import Server, shown
-from testsupport.pg.shared import finish_run, leave_run, run_report, shared_server
-from testsupport.pg.template import Migrate, kept_template_name, migrated_template
+from testsupport.pg.runstate import OWNER_ENV, RUN_ID_ENV, join_run
+from testsupport.pg.server import Server
+from testsupport.pg.shared import finish_run, leave_run, run_report
+from testsupport.pg.template import Migrate
 from testsupport.pg.userserver import URL_ENV, external_server
-from testsupport.pg.workerdb import REQUIRE_ENV, postgres_database, worker_database_name
+from testsupport.pg.workerdb import REQUIRE_ENV, postgres_database
 
+# What the plugin, the tests and the scripts use; the rest of testsupport.pg is its own business.
 __all__ = [
     "BINDIR_ENV",
     "CACHE_ENV",
@@ -37,17 +38,8 @@ __all__ = [
     "find_bindir",
     "finish_run",
     "join_run",
-    "kept_template_name",
     "leave_run",
-    "migrated_template",
     "postgres_database",
-    "run_id",
-    "run_lock",
     "run_report",
-    "run_state_dir",
     "scratch_root",
-    "shared_server",
-    "shown",
-    "start_embedded",
-    "worker_database_name",
 ]

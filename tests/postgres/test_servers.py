@@ -216,9 +216,10 @@ def test_sigkill_of_the_test_run_leaves_no_server(pytester: pytest.Pytester, mon
 WORKER = textwrap.dedent(
     """
     from testsupport import postgres
+    from testsupport.pg.shared import shared_server
 
     postgres.join_run("gw0")  # an xdist worker: the run and its owner come from the environment
-    server, info = postgres.shared_server()
+    server, info = shared_server()
     postgres.leave_run()
     print(info["supervisor_pid"], info["run_dir"])
     """

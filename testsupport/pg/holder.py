@@ -27,11 +27,12 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-import asyncpg
+from typing import TYPE_CHECKING, Any
 
 from testsupport.pg.runstate import pid_alive
+
+if TYPE_CHECKING:  # imported where it connects: pg.userserver imports this module in every run
+    import asyncpg
 
 MARK = "testsupport"  # the key in a database's owner record
 POLL_SECONDS = 0.05
@@ -91,12 +92,16 @@ def parse_owned(rows: list[Any]) -> dict[tuple[str, str], list[str]]:
 
 async def _drop_own(conn: asyncpg.Connection, run_id: str) -> None:
     owned = parse_owned(await conn.fetch(OWNED_DATABASES))
+    import asyncpg
+
     for name in [n for (run, _), names in owned.items() if run == run_id for n in names]:
         with contextlib.suppress(asyncpg.PostgresError):
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def hold(dsn: str, owner_pid: int, run_id: str, state_dir: Path) -> int:
+    import asyncpg
+
     conn = await asyncpg.connect(dsn, timeout=10)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

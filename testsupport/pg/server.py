@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import asyncpg
 from sqlalchemy.engine import URL, make_url
+
+if TYPE_CHECKING:  # imported where it connects: a run that never reaches PostgreSQL never loads it
+    import asyncpg
 
 T = TypeVar("T")
 
@@ -40,6 +42,8 @@ class Server:
 
     def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]], database: str | None = None) -> T:
         """``work`` on a connection of its own (to the admin database, or ``database``)."""
+        import asyncpg  # here, not in the worker thread: imported there, it crashed xdist workers
+
         url = self.admin_url if database is None else self.admin_url.set(database=database)
 
         async def go() -> T:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from typing import Any
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
 from testsupport.pg import holder
@@ -38,6 +37,8 @@ def parse_url(raw: str) -> Server:
 
 def external_server(raw: str) -> Server:
     """Check TEST_POSTGRES_URL once; every failure names the URL (password hidden) and the fix."""
+    import asyncpg
+
     server = parse_url(raw)
     url = server.admin_url
     hint = f"Fix {URL_ENV}, or unset it to use a throwaway embedded server."
@@ -111,6 +112,8 @@ def owner_comment(server: Server, database: str) -> str:
 def sweep_dead_runs(server: Server) -> dict[str, Any]:
     """Drop the databases of runs whose lock nobody holds any more (their run died), on any
     host; databases of live runs and databases without an owner record are left alone."""
+    import asyncpg
+
     owned = holder.parse_owned(server.execute(holder.OWNED_DATABASES)[0])
     dropped: list[str] = []
     runs = 0
