@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 KEEP = frozenset({"alembic_version", "sqlite_sequence"})
 
-_tables: weakref.WeakKeyDictionary[Engine, tuple[str, ...]] = weakref.WeakKeyDictionary()
+# Per engine, the statements that empty its tables: the tables and sqlite_sequence (SQLite makes it
+# with the first AUTOINCREMENT table) are the schema's, migrated before any test.
+_statements: weakref.WeakKeyDictionary[Engine, list[str]] = weakref.WeakKeyDictionary()
 
 
 def sorted_tables(connection: Connection) -> tuple[str, ...]:
@@ -35,16 +37,19 @@ def statements(dialect_name: str, quoted: list[str], has_sequence: bool) -> list
     return [f"DELETE FROM {name}" for name in quoted] + (["DELETE FROM sqlite_sequence"] if has_sequence else [])
 
 
+def emptying_statements(connection: Connection) -> list[str]:
+    quote = connection.dialect.identifier_preparer.quote
+    has_sequence = connection.dialect.name == "sqlite" and bool(
+        connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").first()
+    )
+    return statements(connection.dialect.name, [quote(t) for t in sorted_tables(connection)], has_sequence)
+
+
 async def empty_tables(engine: AsyncEngine) -> None:
     """Delete every row of every table (but Alembic's) and restart the ids, in one transaction."""
     async with engine.begin() as connection:
-        tables = _tables.get(engine.sync_engine)
-        if tables is None:
-            tables = _tables[engine.sync_engine] = await connection.run_sync(sorted_tables)
-        quote = connection.dialect.identifier_preparer.quote
-        has_sequence = False
-        if engine.dialect.name == "sqlite":
-            found = await connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
-            has_sequence = found.first() is not None
-        for statement in statements(engine.dialect.name, [quote(t) for t in tables], has_sequence):
+        found = _statements.get(engine.sync_engine)
+        if found is None:
+            found = _statements[engine.sync_engine] = await connection.run_sync(emptying_statements)
+        for statement in found:
             await connection.exec_driver_sql(statement)

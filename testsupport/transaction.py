@@ -67,7 +67,6 @@ class TestTransaction:
 
 
 _TRANSACTION = pytest.StashKey[TestTransaction]()
-_SCHEMA = pytest.StashKey[AsyncEngine]()
 
 
 @pytest.fixture
@@ -85,8 +84,7 @@ def db_connection(schema: AsyncEngine, request: pytest.FixtureRequest) -> Iterat
     ``@pytest.mark.db(transaction=True)`` a plain pooled connection, the tables emptied after."""
     item = request.node
     if _opens_in_test_body(item):
-        transaction = TestTransaction(TestConnection(schema), started=False)
-        item.stash[_SCHEMA] = schema  # pytest_pyfunc_call opens and finishes it
+        transaction = TestTransaction(TestConnection(schema), started=False)  # pytest_pyfunc_call opens it
     else:
         transaction = request.getfixturevalue("testsupport_transaction")
     item.stash[_TRANSACTION] = transaction
@@ -94,8 +92,6 @@ def db_connection(schema: AsyncEngine, request: pytest.FixtureRequest) -> Iterat
         yield transaction.connection
     finally:
         del item.stash[_TRANSACTION]
-        if _SCHEMA in item.stash:
-            del item.stash[_SCHEMA]
 
 
 @pytest.fixture
@@ -123,13 +119,13 @@ def db_session(
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
     # Around anyio's own pytest_pyfunc_call, which runs pyfuncitem.obj on the session's runner.
-    schema = pyfuncitem.stash.get(_SCHEMA, None)
     transaction = pyfuncitem.stash.get(_TRANSACTION, None)
-    if schema is None or transaction is None or transaction.started:
+    if transaction is None or transaction.started:  # none, or opened at set-up (testsupport_transaction)
         return (yield)
     test = pyfuncitem.obj
     connection = transaction.connection
     assert isinstance(connection, TestConnection)
+    schema = connection.engine
 
     @functools.wraps(test)
     async def in_transaction(**kwargs: Any) -> object:
