@@ -9,6 +9,9 @@ import functools
 import hashlib
 import importlib
 import inspect
+import site
+import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,17 @@ def usage_error(key: str, value: str, problem: str, fix: str) -> pytest.UsageErr
     return pytest.UsageError(f"{key} = {value!r}: {problem}. Fix: {fix}")
 
 
+def _raised_at(exc: BaseException) -> str:
+    """Where the project's code raised: the innermost frame outside Python and installed packages."""
+    installed = (sys.prefix, sys.base_prefix, *site.getsitepackages())
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith("<") and not f.filename.startswith(installed)
+    ]
+    return f"at {frames[-1].filename}:{frames[-1].lineno}" if frames else "during the import"
+
+
 def resolve(key: str, value: str) -> Any:
     """Import ``package.module:attr.sub``; every failure names the key, the part and the fix."""
     module_name, sep, attribute = value.partition(":")
@@ -63,6 +77,14 @@ def resolve(key: str, value: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
+        if exc.name is not None and module_name != exc.name and not module_name.startswith(exc.name + "."):
+            # The module exists; something it imports does not.
+            raise usage_error(
+                key,
+                value,
+                f"importing {module_name!r} raised {type(exc).__name__}: {exc} ({_raised_at(exc)})",
+                f"install {exc.name.split('.')[0]!r} in this environment, or fix that import",
+            ) from None
         raise usage_error(
             key,
             value,
@@ -72,7 +94,10 @@ def resolve(key: str, value: str) -> Any:
         ) from None
     except Exception as exc:  # noqa: BLE001 - any error importing the user's module is a configuration error
         raise usage_error(
-            key, value, f"importing {module_name!r} raised {type(exc).__name__}: {exc}", "fix that module's import"
+            key,
+            value,
+            f"importing {module_name!r} raised {type(exc).__name__}: {exc} ({_raised_at(exc)})",
+            "fix that module's import",
         ) from None
     done = module_name
     for part in attribute.split("."):
@@ -159,7 +184,15 @@ class SessionSource:
         if self.obj is not None:
             return self.obj
         assert self.factory is not None
-        made = self.factory(engine)
+        try:
+            made = self.factory(engine)
+        except Exception as exc:  # noqa: BLE001 - the user's function failing is a configuration error
+            pytest.fail(
+                f"testsupport_sessionmaker = {self.path!r} raised {type(exc).__name__}: {exc} when called with the "
+                "test engine. Fix: name the async_sessionmaker the handlers use, or a function that takes an "
+                "AsyncEngine and returns async_sessionmaker(engine, ...).",
+                pytrace=False,
+            )
         if not isinstance(made, async_sessionmaker):
             pytest.fail(
                 f"testsupport_sessionmaker = {self.path!r} returned {made!r}, not an async_sessionmaker. "
@@ -249,7 +282,8 @@ def alembic_source(value: str, rootdir: Path) -> AlembicSource:
     key = "testsupport_alembic_config"
     path = (rootdir / value).resolve()
     if not path.is_file():
-        raise usage_error(key, value, f"{path} does not exist", "give the path of alembic.ini or pyproject.toml")
+        problem = f"{path} is a directory" if path.is_dir() else f"{path} does not exist"
+        raise usage_error(key, value, problem, "give the path of alembic.ini or pyproject.toml, not of the migrations")
     source = AlembicSource(path, path, ())
     try:
         script = ScriptDirectory.from_config(source.config())

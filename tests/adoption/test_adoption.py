@@ -211,6 +211,27 @@ MISTAKES = {
         ini('testsupport_metadata = "app.models:Base.metadata"'),
         "testsupport_metadata set without testsupport_app, so testsupport would ignore them. Fix: *",
     ),
+    "misspelled-key": (
+        FACTORY_APP,
+        FACTORY_KEYS + 'testsupport_sesionmaker = "x:y"\n',
+        "testsupport_sesionmaker is not a testsupport key. Fix: did you mean testsupport_sessionmaker? *",
+    ),
+    "a-dependency-missing": (
+        {**FACTORY_APP, "broken.py": "import stripe_not_installed\n"},
+        FACTORY_KEYS.replace("notes_app.main:create_app", "broken:app"),
+        "testsupport_app = 'broken:app': importing 'broken' raised ModuleNotFoundError: No module named "
+        "'stripe_not_installed' (at */broken.py:1). Fix: install 'stripe_not_installed' in this environment, *",
+    ),
+    "import-raises": (
+        {**FACTORY_APP, "raising.py": "import os\n\nSECRET = os.environ['NO_SUCH_SECRET']\n"},
+        FACTORY_KEYS.replace("notes_app.main:create_app", "raising:app"),
+        "testsupport_app = 'raising:app': importing 'raising' raised KeyError: 'NO_SUCH_SECRET' (at */raising.py:3)*",
+    ),
+    "alembic-config-is-the-migrations-folder": (
+        FACTORY_APP,
+        FACTORY_KEYS.replace('"alembic.ini"', '"migrations"'),
+        "testsupport_alembic_config = 'migrations': */migrations is a directory. Fix: give the path of alembic.ini *",
+    ),
 }
 
 
@@ -368,21 +389,16 @@ def pytest_configure(config):
 @pytest.mark.parametrize(
     ("mistake", "message"),
     [
-        (
-            "misspelled-key",
-            "ERROR: testsupport_sesionmaker is not a testsupport key. Fix: did you mean testsupport_sessionmaker? *",
-        ),
         ("own-anyio-backend", "ERROR: anyio_backend is defined again at */conftest.py:3, function-scoped: *Fix: *"),
         ("pytest-asyncio", 'ERROR: pytest-asyncio is active: *Fix: addopts = [[]"-p", "no:asyncio"[]] *'),
         ("no-anyio-plugin", "ERROR: testsupport runs async tests through anyio's pytest plugin, which is not loaded*"),
     ],
-    ids=["misspelled-key", "own-anyio-backend", "pytest-asyncio", "no-anyio-plugin"],
+    ids=["own-anyio-backend", "pytest-asyncio", "no-anyio-plugin"],
 )
 def test_a_setup_mistake_stops_the_run_naming_the_fix(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mistake: str, message: str
 ) -> None:
-    keys = FACTORY_KEYS + ('testsupport_sesionmaker = "x:y"\n' if mistake == "misspelled-key" else "")
-    write(pytester, FACTORY_APP, keys)
+    write(pytester, FACTORY_APP, FACTORY_KEYS)
     if mistake == "own-anyio-backend":
         pytester.makeconftest(OWN_ANYIO_BACKEND)
     if mistake == "pytest-asyncio":
@@ -434,4 +450,20 @@ def test_a_session_scoped_anyio_backend_of_the_projects_own_is_named_in_the_summ
     result.assert_outcomes(passed=3, deselected=4)
     result.stdout.fnmatch_lines(
         ["testsupport: anyio_backend is defined again at */conftest.py:3: it replaces testsupport's, *Fix: delete it*"]
+    )
+
+
+def test_a_sessionmaker_function_that_raises_names_the_key(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A function of one argument that is not a sessionmaker factory (here: the app's engine maker).
+    files = {**FACTORY_APP, "wrong.py": "def make_engine(url):\n    return url.startswith('x')\n"}
+    write(pytester, files, FACTORY_KEYS.replace("notes_app.db:make_sessionmaker", "wrong:make_engine"))
+    result = run(pytester, monkeypatch, "-k", "sqlite and test_1")
+    result.assert_outcomes(errors=1, deselected=13)
+    result.stdout.fnmatch_lines(
+        [
+            "*testsupport_sessionmaker = 'wrong:make_engine' raised AttributeError: * when called with the test "
+            "engine. Fix: name the async_sessionmaker the handlers use, *"
+        ]
     )
