@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 # An inner run in this process drops the modules it imported first (pytester's SysModulesSnapshot).
 # testsupport imports asyncpg only when it reaches PostgreSQL, so an inner run may be the first to;
@@ -56,3 +59,19 @@ def run_inprocess(
         return pytester.runpytest_inprocess(*args)
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     return pytester.runpytest_inprocess(*ARGS, *args)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie is dead, it only waits for its new parent to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        time.sleep(0.02)

@@ -9,21 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TOKEN, UNREACHABLE
+
 ROOT = Path(__file__).resolve().parent.parent
 
-CONFTEST = """
+CONFTEST = f"""
 import pytest
 
 @pytest.fixture(scope="session", autouse=True)
 def api_token():
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("API_TOKEN", "test-token")
-        patch.setenv("DATABASE_URL", "sqlite+aiosqlite:////nonexistent/tests-never-use-database-url.db")
-        yield "test-token"
+        patch.setenv("API_TOKEN", "{TOKEN}")
+        patch.setenv("DATABASE_URL", "{UNREACHABLE}")
+        yield "{TOKEN}"
 
 @pytest.fixture(scope="session")
 def client_headers(api_token):
-    return {"Authorization": f"Bearer {api_token}"}
+    return {{"Authorization": f"Bearer {{api_token}}"}}
 """
 
 

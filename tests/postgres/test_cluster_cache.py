@@ -6,32 +6,20 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from testsupport.pg.clustercache import LAST_USED, USE_LOCK, cluster_cache, prune
-from testsupport.postgres import BINDIR_ENV, CACHE_ENV, embedded_server, find_bindir
+from testsupport.postgres import BINDIR_ENV, embedded_server, find_bindir
 
 pytestmark = pytest.mark.postgres
 DAY = 86400
 
 
-@pytest.fixture
-def cache_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    # Its own, reachable by the server's user when run as root; never the shared one.
-    path = Path(tempfile.mkdtemp(prefix="testsupport-cache-test-", dir="/var/tmp"))
-    path.chmod(0o755)
-    monkeypatch.setenv(CACHE_ENV, str(path))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def test_the_same_build_elsewhere_shares_one_entry(
-    cache_base: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    own_cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv(BINDIR_ENV, raising=False)
     bindir = find_bindir()
@@ -42,7 +30,7 @@ def test_the_same_build_elsewhere_shares_one_entry(
     copy = tmp_path / bindir.relative_to(root)
 
     assert cluster_cache(copy) == cluster_cache(bindir)
-    assert [p.name for p in cache_base.iterdir()] == [cluster_cache(bindir).name]
+    assert [p.name for p in own_cache.iterdir()] == [cluster_cache(bindir).name]
 
 
 def _entry(base: Path, name: str, idle_days: float) -> Path:
@@ -54,30 +42,30 @@ def _entry(base: Path, name: str, idle_days: float) -> Path:
     return entry
 
 
-def test_prune_removes_what_is_unused_and_never_what_is_in_use(cache_base: Path) -> None:
-    fresh = _entry(cache_base, "fresh", 0)
-    recent = [_entry(cache_base, f"recent{i}", 2 + i / 10) for i in range(5)]  # idle 2.0 ... 2.4 days
-    old = _entry(cache_base, "old", 20)
-    busy = _entry(cache_base, "busy", 30)
+def test_prune_removes_what_is_unused_and_never_what_is_in_use(own_cache: Path) -> None:
+    fresh = _entry(own_cache, "fresh", 0)
+    recent = [_entry(own_cache, f"recent{i}", 2 + i / 10) for i in range(5)]  # idle 2.0 ... 2.4 days
+    old = _entry(own_cache, "old", 20)
+    busy = _entry(own_cache, "busy", 30)
     fd = os.open(busy / USE_LOCK, os.O_CREAT | os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_SH)  # as a running server's supervisor holds it
     try:
-        removed = prune(cache_base, days=14, entries=4)
+        removed = prune(own_cache, days=14, entries=4)
     finally:
         os.close(fd)
 
     # Four most recently used kept; beyond them, idle for more than a day: removed.
     assert sorted(removed) == sorted([recent[3], recent[4], old])
-    assert sorted(cache_base.iterdir()) == sorted([fresh, *recent[:3], busy])
+    assert sorted(own_cache.iterdir()) == sorted([fresh, *recent[:3], busy])
 
 
-def test_an_entry_is_in_use_while_its_server_runs(cache_base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_entry_is_in_use_while_its_server_runs(own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(BINDIR_ENV, raising=False)
     month_ago = time.time() - 30 * DAY
     with embedded_server():
-        (entry,) = cache_base.iterdir()
+        (entry,) = own_cache.iterdir()
         assert (entry / "pristine" / "PG_VERSION").exists()
         os.utime(entry / LAST_USED, (month_ago, month_ago))
-        assert prune(cache_base) == []  # unused for a month by its mark, but its server runs
-    assert prune(cache_base) == [entry]
-    assert not any(cache_base.iterdir())
+        assert prune(own_cache) == []  # unused for a month by its mark, but its server runs
+    assert prune(own_cache) == [entry]
+    assert not any(own_cache.iterdir())

@@ -12,14 +12,12 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.inner import popen, run_inprocess
+from tests.inner import alive, popen, run_inprocess, wait_for
 from tests.service_suite import use_service
 from testsupport.postgres import URL_ENV, Server
 
@@ -45,21 +43,6 @@ SUITE = textwrap.dedent(
         time.sleep(300)  # until killed
     """
 )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
-def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -96,7 +79,7 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
 
     def wait_blocked(name: str, run: subprocess.Popen[bytes]) -> dict[str, object]:
         marker = pytester.path / name
-        _wait_for(lambda: marker.exists() or run.poll() is not None, f"the {name} run's test to start", 60)
+        wait_for(lambda: marker.exists() or run.poll() is not None, f"the {name} run's test to start", 60)
         assert run.poll() is None, run.communicate()[0].decode()
         report: dict[str, object] = json.loads(marker.read_text())
         return report
@@ -128,7 +111,7 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
         # Nothing of that run is left to remove its state folder (a few bytes in /tmp): this test does.
         shutil.rmtree(Path(tempfile.gettempdir()) / f"testsupport-{dead_report['run_id']}", ignore_errors=True)
         dead.wait()
-        _wait_for(lambda: not _alive(holder), "the killed holder to be gone")
+        wait_for(lambda: not alive(holder), "the killed holder to be gone")
         assert of_run(dead_report) == dead_dbs  # nobody was left to clean up
 
         monkeypatch.delenv("MARKER")
@@ -145,8 +128,8 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
         os.kill(live.pid, signal.SIGKILL)
         live.wait()
         live_state = Path(tempfile.gettempdir()) / f"testsupport-{live_report['run_id']}"
-        _wait_for(lambda: not of_run(live_report), "the live run's holder to drop its databases")
-        _wait_for(lambda: not live_state.exists(), "the live run's holder to remove its state folder")
+        wait_for(lambda: not of_run(live_report), "the live run's holder to drop its databases")
+        wait_for(lambda: not live_state.exists(), "the live run's holder to remove its state folder")
     finally:
         for run in started:
             if run.poll() is None:

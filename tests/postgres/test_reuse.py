@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.inner import run_inprocess
 from tests.service_suite import use_service
-from testsupport.postgres import CACHE_ENV, URL_ENV
+from testsupport.postgres import URL_ENV
 
 pytestmark = pytest.mark.postgres
 
@@ -33,20 +30,10 @@ async def test_schema_is_there(db_session):
 """
 
 
-@pytest.fixture
-def cache_dir() -> Iterator[Path]:
-    # Its own cache, not the one a developer's --reuse-db runs share; reachable by the server's user.
-    path = Path(tempfile.mkdtemp(prefix="testsupport-reuse-test-", dir="/var/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def test_template_is_kept_until_the_migrations_change(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, cache_dir: Path
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_cache: Path
 ) -> None:
     monkeypatch.delenv(URL_ENV, raising=False)
-    monkeypatch.setenv(CACHE_ENV, str(cache_dir))
     use_service(pytester, CONFTEST)
     pytester.makepyfile(test_inner=SUITE)
 
@@ -66,4 +53,4 @@ def test_template_is_kept_until_the_migrations_change(
     assert second == "testsupport: embedded PostgreSQL started in N ms, kept cluster; template reused in N ms"
     assert changed == first
     assert again == second
-    assert (cache_dir / next(p.name for p in cache_dir.iterdir()) / "data" / "PG_VERSION").exists()
+    assert (own_cache / next(p.name for p in own_cache.iterdir()) / "data" / "PG_VERSION").exists()

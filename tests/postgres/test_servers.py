@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.inner import popen, run_inprocess
+from tests.inner import alive, popen, run_inprocess
 from tests.service_suite import use_service
 from testsupport.pg.embedded import stop_supervisor
 from testsupport.pg.runstate import state_path
@@ -149,14 +149,6 @@ def test_bad_user_url_stops_the_run_with_one_clear_error(
     assert "Traceback" not in output
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie is dead; it only waits for its new parent to reap it
-
-
 def _children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -201,15 +193,15 @@ def test_sigkill_of_the_test_run_leaves_no_server(pytester: pytest.Pytester, mon
     run_dir = Path(info["run_dir"])
     postmaster = int((run_dir / "data" / "postmaster.pid").read_text().split()[0])
     processes = [info["supervisor_pid"], postmaster, *_children(postmaster)]
-    assert all(_alive(pid) for pid in processes)
+    assert all(alive(pid) for pid in processes)
 
     os.kill(run.pid, signal.SIGKILL)
     run.communicate()
 
     state_dir = Path(tempfile.gettempdir()) / f"testsupport-{info['run_id']}"
     deadline = time.monotonic() + 15
-    while any(_alive(pid) for pid in processes) or run_dir.exists() or state_dir.exists():
-        assert time.monotonic() < deadline, f"left: {[p for p in processes if _alive(p)]}, {run_dir}, {state_dir}"
+    while any(alive(pid) for pid in processes) or run_dir.exists() or state_dir.exists():
+        assert time.monotonic() < deadline, f"left: {[p for p in processes if alive(p)]}, {run_dir}, {state_dir}"
         time.sleep(0.02)
 
 

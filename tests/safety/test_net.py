@@ -10,7 +10,6 @@ import asyncio
 import gc
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -37,18 +36,12 @@ from tests.safety.suites import (
     project_ini,
 )
 from tests.service_suite import use_service
+from testsupport.pg.server import in_thread
 from testsupport.pitfalls import PITFALLS
 from testsupport.pitfalls.run import SUITES
 from testsupport.postgres import postgres_database
 
 SENTINEL_ROWS = [("sentinel-1@example.com", "Kept"), ("sentinel-2@example.com", "Kept too")]
-
-
-def in_thread(coroutine_function: object) -> object:
-    # The outer test is synchronous; its database work runs on a loop of its own in a worker thread,
-    # away from the session's runner.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine_function()).result()  # type: ignore[operator]
 
 
 def sentinel_rows(url: str) -> list[tuple[str, str]]:
@@ -61,7 +54,7 @@ def sentinel_rows(url: str) -> list[tuple[str, str]]:
         finally:
             await engine.dispose()
 
-    result: list[tuple[str, str]] = in_thread(read)  # type: ignore[assignment]
+    result: list[tuple[str, str]] = in_thread(lambda: asyncio.run(read()))
     return result
 
 
@@ -85,7 +78,7 @@ def sentinel_url(database: str, tmp_path: Path) -> Iterator[str]:
             finally:
                 await engine.dispose()
 
-        in_thread(create)
+        in_thread(lambda: asyncio.run(create()))
         return url
 
     if database == "sqlite":
