@@ -186,18 +186,19 @@ def test_with_testsupport_the_apps_own_engine_is_blocked_and_the_settings_databa
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
 
+def run_own_engine_app(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str, sessions: str
+) -> pytest.RunResult:
+    """The factory app whose settings name the sentinel database, with ``sessions`` as its way to them."""
+    monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
+    app = OWN_ENGINE_APP.format(sessions=sessions)
+    return run(pytester, monkeypatch, OWN_ENGINE_TESTS, "-k", database, app=app)
+
+
 def test_with_testsupport_a_factory_ignoring_the_sessionmaker_fails_and_the_settings_database_is_untouched(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str
 ) -> None:
-    monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
-    result = run(
-        pytester,
-        monkeypatch,
-        OWN_ENGINE_TESTS,
-        "-k",
-        database,
-        app=OWN_ENGINE_APP.format(sessions=OWN_ENGINE_WRONG_SESSIONS),
-    )
+    result = run_own_engine_app(pytester, monkeypatch, sentinel_url, database, OWN_ENGINE_WRONG_SESSIONS)
     result.assert_outcomes(failed=1, deselected=3)
     result.stdout.fnmatch_lines([f"*ForeignEngineError: *the engine for {shown(sentinel_url)}, created at*"])
     result.stdout.fnmatch_lines([FOREIGN_ENGINE_MESSAGE.format(url="*")])
@@ -207,15 +208,7 @@ def test_with_testsupport_a_factory_ignoring_the_sessionmaker_fails_and_the_sett
 def test_the_fix_hands_the_app_the_tests_sessions(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str
 ) -> None:
-    monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
-    result = run(
-        pytester,
-        monkeypatch,
-        OWN_ENGINE_TESTS,
-        "-k",
-        database,
-        app=OWN_ENGINE_APP.format(sessions=OWN_ENGINE_RIGHT_SESSIONS),
-    )
+    result = run_own_engine_app(pytester, monkeypatch, sentinel_url, database, OWN_ENGINE_RIGHT_SESSIONS)
     result.assert_outcomes(passed=1, deselected=3)
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
