@@ -61,21 +61,25 @@ class Server:
 
         return self.run(fetch_all)
 
-    def version_num(self) -> int:
-        return int(self.execute("SHOW server_version_num")[0][0][0])
-
     def databases(self) -> set[str]:
         return {row[0] for row in self.execute("SELECT datname FROM pg_database")[0]}
 
     def create_database(self, name: str, template: str | None = None, then: tuple[str, ...] = ()) -> str:
         """Create ``name`` (empty, or a clone of ``template``), then run ``then`` on the same
         connection (the owner's COMMENT on a user's server)."""
-        if template is None:
-            self.execute(f'CREATE DATABASE "{name}" TEMPLATE template0', *then)
-        else:
-            # FILE_COPY clones by copying files (6-90 ms) instead of WAL-logging every block.
-            strategy = " STRATEGY FILE_COPY" if self.version_num() >= 150000 else ""
-            self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}', *then)
+
+        async def create(conn: asyncpg.Connection) -> None:
+            if template is None:
+                source = "template0"
+            else:
+                # FILE_COPY clones by copying files (6-90 ms) instead of WAL-logging every block
+                # (PostgreSQL 15+; the version comes with the connection, no query needed).
+                source = f'"{template}"' + (" STRATEGY FILE_COPY" if conn.get_server_version().major >= 15 else "")
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {source}')
+            for statement in then:
+                await conn.execute(statement)
+
+        self.run(create)
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:
