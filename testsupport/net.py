@@ -178,38 +178,36 @@ class Net:
         """An engine that refuses every connection with a message of its own (`refusing_engine`)."""
         self.refusing.add(engine.sync_engine.dialect)
 
-    def describe(self, dialect: Dialect, url: str | None = None) -> str:
+    def describe(self, dialect: Dialect) -> str:
         info = self.engines.get(dialect)
         if info is None:
-            return (
-                f"the engine for {url or dialect.name + '+' + str(dialect.driver)} (created before testsupport loaded)"
-            )
+            return f"the engine for {dialect.name}+{dialect.driver} (created before testsupport loaded)"
         return f"the engine for {info.url}, created at {info.where}"
 
     # -- the checks --------------------------------------------------------------------------
 
-    def check(self, dialect: Dialect, url: str | None, consume: bool) -> str | None:
-        """None if this connection may be opened / checked out now, else the error message."""
+    def check(self, dialect: Dialect, consume: bool) -> NetError | None:
+        """None if this connection may be opened / checked out now, else the error to raise."""
         if dialect in self.test_dialects:
-            return self._check_test_engine(dialect, url, consume)
+            return self._check_test_engine(dialect, consume)
         if self.trusted or self.mode in (Mode.IDLE, Mode.OWN):
             return None
         if dialect in self.refusing:  # it raises its own message, except in a blocked test
-            return self._blocked(dialect, url) if self.mode is Mode.BLOCKED else None
+            return self._blocked(dialect) if self.mode is Mode.BLOCKED else None
         if self.mode is Mode.BLOCKED:
             info = self.engines.get(dialect)
             if info is not None and info.test == self.test:
                 return None  # an engine this test built itself: its own business
-            return self._blocked(dialect, url)
+            return self._blocked(dialect)
         info = self.engines.get(dialect)
         fix = FIX_OWN_ENGINE if info is not None and info.test == self.test else FIX_CONFIGURATION
-        return (
-            f"ForeignEngineError: {self.test_name} uses testsupport's database, but a connection was opened on "
-            f"{self.describe(dialect, url)}. That is not the test's engine: its reads and writes go to another "
+        return ForeignEngineError(
+            f"{self.test_name} uses testsupport's database, but a connection was opened on "
+            f"{self.describe(dialect)}. That is not the test's engine: its reads and writes go to another "
             f"database, outside the test's transaction, and are never rolled back. Fix: {fix}."
         )
 
-    def _check_test_engine(self, dialect: Dialect, url: str | None, consume: bool) -> str | None:
+    def _check_test_engine(self, dialect: Dialect, consume: bool) -> NetError | None:
         if self.trusted:
             return None
         if dialect is self.current:
@@ -220,29 +218,29 @@ class Net:
                     self.grants -= 1
                 return None
             if self.mode is Mode.SAVEPOINT:
-                return (
-                    f"TestEngineMisuseError: {self.test_name} checked out a second connection from the test "
-                    f"engine ({self.describe(dialect, url)}) in savepoint mode, e.g. `async with engine.begin()` "
+                return TestEngineMisuseError(
+                    f"{self.test_name} checked out a second connection from the test "
+                    f"engine ({self.describe(dialect)}) in savepoint mode, e.g. `async with engine.begin()` "
                     "in the test, or app code using the engine instead of the sessionmaker it was given. That "
                     "connection is outside the test's transaction: its writes would be committed and leak into "
                     f"later tests. Fix: {REAL_COMMITS}."
                 )
         where = f"fixture `{self.fixtures[-1][0]}`" if self.fixtures else (self.test_name or "code outside any test")
-        return (
-            f"TestEngineMisuseError: {where} used the test engine ({self.describe(dialect, url)}) outside any "
+        return TestEngineMisuseError(
+            f"{where} used the test engine ({self.describe(dialect)}) outside any "
             "test's transaction: what it writes is committed for real and leaks into every later test. "
             f"Fix: {REAL_COMMITS}; for data every test needs, a function-scoped fixture that writes through "
             "`db_session`."
         )
 
-    def _blocked(self, dialect: Dialect, url: str | None) -> str:
+    def _blocked(self, dialect: Dialect) -> NetError:
         used = (
             "the app's sessionmaker, which outside the `app` fixture is bound to no database (`refusing_engine`)"
             if dialect in self.refusing
-            else self.describe(dialect, url)
+            else self.describe(dialect)
         )
-        return (
-            f"DatabaseBlockedError: {self.test_name} did not ask for the database, but it used "
+        return DatabaseBlockedError(
+            f"{self.test_name} did not ask for the database, but it used "
             f"{used}. Database access is blocked in tests that do not request it, so "
             f"nothing reaches a database no test set up. Fix: {USE_DATABASE}."
         )
@@ -251,22 +249,15 @@ class Net:
 
     def _on_do_connect(self, dialect: Dialect, _record: ConnectionPoolEntry, *_: Any) -> None:
         if self.active:
-            message = self.check(dialect, None, consume=False)
-            if message is not None:
-                raise _error(message)
+            error = self.check(dialect, consume=False)
+            if error is not None:
+                raise error
 
     def _on_checkout(self, dialect: Dialect, *_: Any) -> None:
         if self.active:
-            message = self.check(dialect, None, consume=True)
-            if message is not None:
-                raise _error(message)  # the pool takes the connection back
-
-
-def _error(message: str) -> NetError:
-    kind, _, text = message.partition(": ")
-    return {"ForeignEngineError": ForeignEngineError, "DatabaseBlockedError": DatabaseBlockedError}.get(
-        kind, TestEngineMisuseError
-    )(text)
+            error = self.check(dialect, consume=True)
+            if error is not None:
+                raise error  # the pool takes the connection back
 
 
 def _creation_site(limit: int = 2) -> str:
