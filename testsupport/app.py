@@ -38,14 +38,15 @@ def refusing_engine(testsupport_settings: Settings) -> Iterator[AsyncEngine]:
     module-global sessionmaker of the project (testsupport_sessionmaker) is bound to it for the
     session and given back its own settings at the end."""
     engine = refuse_connections(create_async_engine(UNREACHABLE_DATABASE))
-    sessions = testsupport_settings.sessions
-    saved = dict(sessions.obj.kw) if sessions is not None and sessions.obj is not None else None
-    if sessions is not None and sessions.obj is not None:
-        sessions.obj.configure(bind=engine, join_transaction_mode="create_savepoint")
+    module_global = testsupport_settings.sessions.obj if testsupport_settings.sessions is not None else None
+    if module_global is None:
+        yield engine
+        return
+    saved = dict(module_global.kw)
+    module_global.configure(bind=engine, join_transaction_mode="create_savepoint")
     yield engine
-    if sessions is not None and sessions.obj is not None and saved is not None:
-        sessions.obj.kw.clear()
-        sessions.obj.kw.update(saved)
+    module_global.kw.clear()
+    module_global.kw.update(saved)
 
 
 def _sessions_for(settings: Settings, engine: AsyncEngine) -> Sessions:
