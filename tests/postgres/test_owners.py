@@ -10,15 +10,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from tests.inner import alive, popen, run_inprocess, wait_for
 from tests.service_suite import use_service
+from testsupport.pg.runstate import state_path
 from testsupport.postgres import URL_ENV, Server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")]
@@ -109,7 +108,7 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
         os.kill(dead.pid, signal.SIGKILL)
         os.kill(holder, signal.SIGKILL)
         # Nothing of that run is left to remove its state folder (a few bytes in /tmp): this test does.
-        shutil.rmtree(Path(tempfile.gettempdir()) / f"testsupport-{dead_report['run_id']}", ignore_errors=True)
+        shutil.rmtree(state_path(str(dead_report["run_id"])), ignore_errors=True)
         dead.wait()
         wait_for(lambda: not alive(holder), "the killed holder to be gone")
         assert of_run(dead_report) == dead_dbs  # nobody was left to clean up
@@ -127,7 +126,7 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_kept(
         # Only pytest dies: the holder sees it and drops the run's databases at once.
         os.kill(live.pid, signal.SIGKILL)
         live.wait()
-        live_state = Path(tempfile.gettempdir()) / f"testsupport-{live_report['run_id']}"
+        live_state = state_path(str(live_report["run_id"]))
         wait_for(lambda: not of_run(live_report), "the live run's holder to drop its databases")
         wait_for(lambda: not live_state.exists(), "the live run's holder to remove its state folder")
     finally:

@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -198,7 +197,7 @@ def test_sigkill_of_the_test_run_leaves_no_server(pytester: pytest.Pytester, mon
     os.kill(run.pid, signal.SIGKILL)
     run.communicate()
 
-    state_dir = Path(tempfile.gettempdir()) / f"testsupport-{info['run_id']}"
+    state_dir = state_path(info["run_id"])
     deadline = time.monotonic() + 15
     while any(alive(pid) for pid in processes) or run_dir.exists() or state_dir.exists():
         assert time.monotonic() < deadline, f"left: {[p for p in processes if alive(p)]}, {run_dir}, {state_dir}"

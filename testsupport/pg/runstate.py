@@ -52,8 +52,14 @@ def reuse() -> bool:
     return _reuse
 
 
-def state_path() -> Path:
-    return Path(tempfile.gettempdir()) / f"testsupport-{os.environ.get(RUN_ID_ENV, '-')}"
+def state_path(run: str | None = None) -> Path:
+    """The run's shared folder (this process's run, or ``run``'s)."""
+    return Path(tempfile.gettempdir()) / f"testsupport-{run or os.environ.get(RUN_ID_ENV, '-')}"
+
+
+def info_path(state: Path | None = None) -> Path:
+    """The run's server.json: where its server is, and its template."""
+    return (state or state_path()) / "server.json"
 
 
 def run_state_dir() -> Path:

@@ -11,7 +11,16 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from testsupport.pg.embedded import start_embedded, stop_supervisor
-from testsupport.pg.runstate import ignore_errors, read_json, release_children, reuse, run_lock, state_path, write_json
+from testsupport.pg.runstate import (
+    ignore_errors,
+    info_path,
+    read_json,
+    release_children,
+    reuse,
+    run_lock,
+    state_path,
+    write_json,
+)
 from testsupport.pg.server import Server
 from testsupport.pg.userserver import (
     URL_ENV,
@@ -27,7 +36,7 @@ def shared_server() -> tuple[Server, dict[str, Any]]:
     """The run's server, started (or checked) once for all xdist workers. On the user's server,
     this run's lock is taken before it creates anything, and what dead runs left is dropped."""
     with run_lock() as state:
-        info = read_json(state / "server.json")
+        info = read_json(info_path(state))
         if not info:
             raw = os.environ.get(URL_ENV)
             if raw:
@@ -38,7 +47,7 @@ def shared_server() -> tuple[Server, dict[str, Any]]:
                 info = {"external": True, "holder_pid": holder_pid, "swept": swept}
             else:
                 info = start_embedded(reuse())
-            write_json(state / "server.json", info)
+            write_json(info_path(state), info)
     return _server(info), info
 
 
@@ -52,7 +61,7 @@ def finish_run() -> None:
     state = state_path()
     if not state.exists():
         return
-    info = read_json(state / "server.json")
+    info = read_json(info_path(state))
     if info.get("template") and not reuse():
         ignore_errors(lambda: _server(info).drop_database(info["template"]))
     if info.get("holder_pid"):
@@ -70,7 +79,7 @@ def leave_run() -> None:
 
 def run_report() -> str:
     """One line on this run's PostgreSQL: where it came from and what its start cost."""
-    info = read_json(state_path() / "server.json")
+    info = read_json(info_path())
     if not info:
         return ""
     if info.get("external"):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from testsupport.pg.runstate import read_json, reuse, run_id, run_lock, write_json
+from testsupport.pg.runstate import info_path, read_json, reuse, run_id, run_lock, write_json
 from testsupport.pg.server import Server, in_thread
 from testsupport.pg.userserver import owner_comment
 
@@ -48,7 +48,7 @@ def migrated_template(server: Server, migrate: Migrate, fingerprint: str = "") -
     named after the migrations' fingerprint and kept: the next run with the same migrations clones
     it at once, a run with changed migrations builds its own."""
     with run_lock() as state:
-        info = read_json(state / "server.json")
+        info = read_json(info_path(state))
         if not info.get("template"):
             started = time.perf_counter()
             if reuse():
@@ -67,6 +67,6 @@ def migrated_template(server: Server, migrate: Migrate, fingerprint: str = "") -
                 then = (owner_comment(server, name),) if info.get("external") else ()
                 migrate_template(server.create_database(name, then=then), migrate)
             info.update(template=name, template_seconds=round(time.perf_counter() - started, 3))
-            write_json(state / "server.json", info)
+            write_json(info_path(state), info)
     template: str = info["template"]
     return template
