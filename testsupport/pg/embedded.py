@@ -33,7 +33,6 @@ from testsupport.pg.runstate import (
     keep_child,
     owner_pid,
     pid_alive,
-    read_json,
     run_state_dir,
     state_path,
     stop_child,
@@ -171,10 +170,8 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
                 f"Set {URL_ENV} to a server of yours, or {BINDIR_ENV} to other binaries."
             )
         time.sleep(0.002)
-    info = read_json(ready)
-    admin = URL.create(
-        "postgresql+asyncpg", username="postgres", database="postgres", query={"host": info["socket_dir"]}
-    )
+    # The server's socket is in run_dir (unix_socket_directories).
+    admin = URL.create("postgresql+asyncpg", username="postgres", database="postgres", query={"host": str(run_dir)})
     return {
         "admin_url": admin.render_as_string(hide_password=False),
         "supervisor_pid": process.pid,

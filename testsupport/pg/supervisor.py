@@ -14,7 +14,6 @@ sends the server SIGQUIT (PR_SET_PDEATHSIG), PostgreSQL's immediate shutdown.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import pwd
 import shutil
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from testsupport.pg.runstate import pid_alive
+from testsupport.pg.runstate import pid_alive, write_json
 
 READY_FILE = "server.json"
 LOG_FILE = "postgres.log"
@@ -130,9 +129,7 @@ def run(owner_pid: int, bindir: Path, run_dir: Path, state_dir: Path, data: Path
             if server.poll() is not None or stop or not pid_alive(owner_pid):
                 return 1
             time.sleep(0.002)
-        tmp = run_dir / (READY_FILE + ".tmp")
-        tmp.write_text(json.dumps({"socket_dir": str(run_dir), "pid": server.pid}))
-        tmp.rename(run_dir / READY_FILE)
+        write_json(run_dir / READY_FILE, {"pid": server.pid})  # atomic: its presence says "ready"
         while not stop and pid_alive(owner_pid) and server.poll() is None:
             time.sleep(POLL_SECONDS)
         return 0
