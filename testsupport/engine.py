@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ReleaseSavepointClause, RollbackToSavepointClause, SavepointClause
 
+from testsupport import cleanup
 from testsupport.config import Settings
 from testsupport.guard import install_loop_guard
 from testsupport.pg.template import Migrate
@@ -107,4 +108,5 @@ async def schema(engine: AsyncEngine, run_migrations: Migrate, database: str) ->
     if database == "sqlite":
         async with engine.begin() as connection:
             await connection.run_sync(run_migrations)
+    await cleanup.remember_counters(engine)  # the template's sequences, for real-commit tests
     return engine

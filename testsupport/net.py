@@ -338,12 +338,8 @@ async def test_connection(engine: AsyncEngine, connection: TestConnection | None
         NET.mode = Mode.SAVEPOINT
     if NET.mode is Mode.TRANSACTION:
         assert connection is None, "real-commit mode opens its connection at set-up"
-        try:
-            async with engine.connect() as pooled:
-                yield pooled
-        finally:
-            with NET.trusting():
-                await cleanup.empty_tables(engine)
+        async with cleanup.restored(engine, NET.trusting), engine.connect() as pooled:
+            yield pooled
         return
     NET.grants = 1
     if connection is None:
