@@ -37,9 +37,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from isolation import bench_env, timed  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
-from benchmarks.isolation import bench_env, timed  # noqa: E402
 from service import migrate  # noqa: E402
 from service.models import Base  # noqa: E402
 from testsupport import cleanup  # noqa: E402

@@ -16,11 +16,12 @@ if TYPE_CHECKING:
     from testsupport.config import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.engine import make_test_engine
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
-    from testsupport.queries import Queries
+    from testsupport.queries import LazyLoadError, Queries
     from testsupport.sqlite import sqlite_savepoints
 
 __all__ = [
     "AppSessionUsedError",
+    "LazyLoadError",
     "LoopMismatchError",
     "MigrationsElsewhereError",
     "MigrationsInLoopError",
@@ -33,6 +34,7 @@ __all__ = [
 
 _HOME = {
     "AppSessionUsedError": "testsupport.guard",
+    "LazyLoadError": "testsupport.queries",
     "LoopMismatchError": "testsupport.guard",
     "MigrationsElsewhereError": "testsupport.config",
     "MigrationsInLoopError": "testsupport.config",
