@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from testsupport.app import asgi_client, serve
     from testsupport.config import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.engine import make_test_engine
+    from testsupport.factories import factory_session
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
     from testsupport.queries import LazyLoadError, Queries
     from testsupport.sqlite import sqlite_savepoints
@@ -27,6 +28,7 @@ __all__ = [
     "MigrationsInLoopError",
     "Queries",
     "asgi_client",
+    "factory_session",
     "make_test_engine",
     "serve",
     "sqlite_savepoints",
@@ -40,6 +42,7 @@ _HOME = {
     "MigrationsInLoopError": "testsupport.config",
     "Queries": "testsupport.queries",
     "asgi_client": "testsupport.app",
+    "factory_session": "testsupport.factories",
     "make_test_engine": "testsupport.engine",
     "serve": "testsupport.app",
     "sqlite_savepoints": "testsupport.sqlite",

@@ -67,6 +67,12 @@ class TestTransaction:
 
 
 _TRANSACTION = pytest.StashKey[TestTransaction]()
+_current: list[TestTransaction] = []  # the running test's, while its db_connection is set up
+
+
+def current_transaction() -> TestTransaction | None:
+    """The running test's transaction (for testsupport.factories), if it uses the database."""
+    return _current[-1] if _current else None
 
 
 @pytest.fixture
@@ -88,9 +94,11 @@ def db_connection(schema: AsyncEngine, request: pytest.FixtureRequest) -> Iterat
     else:
         transaction = request.getfixturevalue("testsupport_transaction")
     item.stash[_TRANSACTION] = transaction
+    _current.append(transaction)
     try:
         yield transaction.connection
     finally:
+        _current.remove(transaction)
         del item.stash[_TRANSACTION]
 
 
