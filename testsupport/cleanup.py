@@ -65,7 +65,14 @@ class Restorer(Protocol):
 
     def counters(self, connection: Connection) -> list[Counter]: ...
 
-    def insert(self, quoted: str, columns: Sequence[str], identity_always: bool) -> str: ...
+    def selected(
+        self, connection: Connection, table: str, names: Sequence[str], columns: Sequence[str]
+    ) -> tuple[list[str], list[str]]:
+        """How to read each column (``names`` as reflected, ``columns`` quoted) for the snapshot, and
+        how its INSERT takes the value back (``{}``: the bind)."""
+        ...
+
+    def insert(self, quoted: str, columns: Sequence[str], values: Sequence[str], identity_always: bool) -> str: ...
 
     def empty(self, tables: Sequence[str]) -> list[str]: ...
 
@@ -97,9 +104,23 @@ class Postgres:
             for name, last, start in found
         ]
 
-    def insert(self, quoted: str, columns: Sequence[str], identity_always: bool) -> str:
+    def selected(
+        self, connection: Connection, table: str, names: Sequence[str], columns: Sequence[str]
+    ) -> tuple[list[str], list[str]]:
+        # Through each type's text form, which every type has and reads back exactly: the driver's
+        # own codecs are not symmetric (SQLAlchemy's asyncpg json codec decodes to a dict and
+        # encodes only a str).
+        types: dict[str, str] = dict(
+            connection.exec_driver_sql(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                f"WHERE attrelid = {_literal(table)}::regclass AND attnum > 0 AND NOT attisdropped"
+            ).all()
+        )
+        return [f"{column}::text" for column in columns], [f"CAST(CAST({{}} AS text) AS {types[n]})" for n in names]
+
+    def insert(self, quoted: str, columns: Sequence[str], values: Sequence[str], identity_always: bool) -> str:
         overriding = " OVERRIDING SYSTEM VALUE" if identity_always else ""
-        binds = ", ".join(f":c{i}" for i in range(len(columns)))
+        binds = ", ".join(value.format(f":c{i}") for i, value in enumerate(values))
         return f"INSERT INTO {quoted} ({', '.join(columns)}){overriding} VALUES ({binds})"
 
     def empty(self, tables: Sequence[str]) -> list[str]:
@@ -126,8 +147,13 @@ class SQLite:
         now = connection.exec_driver_sql(f"SELECT {check}").scalar()
         return [Counter(check, now, ("DELETE FROM sqlite_sequence", *inserts))]
 
-    def insert(self, quoted: str, columns: Sequence[str], identity_always: bool) -> str:
-        binds = ", ".join(f":c{i}" for i in range(len(columns)))
+    def selected(
+        self, connection: Connection, table: str, names: Sequence[str], columns: Sequence[str]
+    ) -> tuple[list[str], list[str]]:
+        return list(columns), ["{}"] * len(columns)  # int, float, str, bytes, None: read back as they are
+
+    def insert(self, quoted: str, columns: Sequence[str], values: Sequence[str], identity_always: bool) -> str:
+        binds = ", ".join(value.format(f":c{i}") for i, value in enumerate(values))
         return f"INSERT INTO {quoted} ({', '.join(columns)}) VALUES ({binds})"
 
     def empty(self, tables: Sequence[str]) -> list[str]:
@@ -169,17 +195,19 @@ def take_snapshot(connection: Connection, counters: list[Counter] | None = None)
     checks: list[str] = []
     for name in ordered:
         infos = columns[name]
-        insertable = [quote(c["name"]) for c in infos if not c.get("computed")]
+        names = [c["name"] for c in infos if not c.get("computed")]
+        insertable = [quote(name) for name in names]
         always = any(bool(c.get("identity", {}).get("always")) for c in infos)
         quoted = quote(name)
-        rows = tuple(tuple(row) for row in connection.exec_driver_sql(f"SELECT {', '.join(insertable)} FROM {quoted}"))
+        reads, values = dialect.selected(connection, quoted, names, insertable)
+        rows = tuple(tuple(row) for row in connection.exec_driver_sql(f"SELECT {', '.join(reads)} FROM {quoted}"))
         escaped = [column.replace(":", r"\:") for column in insertable]  # text() reads :name as a bind
         tables.append(
             Table(
                 name,
                 quoted,
                 tuple(insertable),
-                dialect.insert(quoted.replace(":", r"\:"), escaped, always),
+                dialect.insert(quoted.replace(":", r"\:"), escaped, [v.replace(":", r"\:") for v in values], always),
                 rows,
                 frozenset(referenced_by.get(name, ())),
             )
