@@ -1,8 +1,8 @@
 """Real-commit mode (``@pytest.mark.db(transaction=True)``): the app gets connections of its own from
 the test engine's pool, so concurrent requests really race, commits are real, and the database is
 put back to the migrated template after the test (the service seeds nothing: its tables are empty
-again; seeded rows: tests/testdata/test_restore.py). The next test finds them empty: checked in an inner run, whose order is
-fixed (in this run xdist sends each test to whichever worker is free)."""
+again; seeded rows: tests/testdata/test_restore.py). The next test finds them empty: checked in an
+inner run, whose order is fixed (in this run xdist sends each test to whichever worker is free)."""
 
 from __future__ import annotations
 
