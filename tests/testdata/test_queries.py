@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 from sqlalchemy import ForeignKey, select, text
 from sqlalchemy.ext.asyncio import AsyncAttrs, AsyncConnection, AsyncSession
@@ -133,3 +134,13 @@ async def test_forbid_lazy_loads_names_the_attribute_and_the_query(db_session: A
     # An eager load is no lazy load.
     eager = (await db_session.scalars(select(Author).options(selectinload(Author.notes)))).all()
     assert [len(author.notes) for author in eager] == [1, 1]
+
+
+@pytest.mark.db(transaction=True)
+async def test_the_handlers_statements_count_in_real_commit_mode_too(
+    client: httpx.AsyncClient, assert_num_queries: Callable[[int], QueryAssertion]
+) -> None:
+    # The app's sessions then take connections of their own from the test engine's pool.
+    async with assert_num_queries(2):
+        assert (await client.post("/users", json={"email": "r@example.com", "name": "R"})).status_code == 201
+        assert (await client.get("/users")).status_code == 200
