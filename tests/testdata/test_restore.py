@@ -2,9 +2,12 @@
 migration seeds three plans (the README's example), its real-commit tests inserting, updating and
 deleting among them, its savepoint tests finding exactly the three, on both databases, under
 ``-n 2`` and in orders that put each real-commit test right before a savepoint test, every
-real-commit test before every savepoint test, and each real-commit test right after each other."""
+real-commit test before every savepoint test, each real-commit test right after each other, and
+seeded shuffles."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 
@@ -44,6 +47,22 @@ def test_in_every_order_the_seeded_rows_are_there(suite: pytest.Pytester, monkey
         ran = [line.split(" ")[0] for line in result.outlines if line.startswith("test_plans.py::")]
         assert ran == ids, "the run did not keep the order asked for"
         result.assert_outcomes(passed=len(ids))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_in_shuffled_orders_the_seeded_rows_are_there(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # What `-p randomly` would do (pytest-randomly is not a dependency here): a seeded shuffle of all
+    # six tests, per database.
+    ids = []
+    for database in ("sqlite", "postgres"):
+        nodes = order(database, REAL, interleaved=True)
+        random.Random(seed).shuffle(nodes)  # noqa: S311 - a test order, no secret
+        ids += nodes
+    result = run_inprocess(suite, monkeypatch, "-v", *ids)
+    assert [line.split(" ")[0] for line in result.outlines if line.startswith("test_plans.py::")] == ids
+    result.assert_outcomes(passed=len(ids))
 
 
 def test_under_xdist(suite: pytest.Pytester) -> None:
