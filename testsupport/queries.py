@@ -12,14 +12,15 @@ Transaction control (BEGIN, SAVEPOINT, RELEASE, ROLLBACK TO) is recorded in ``st
 counted: in the tests a handler's commit is a RELEASE SAVEPOINT, in production a COMMIT.
 
 ``forbid_lazy_loads``: a relationship lazy load that would emit SQL fails the test, naming the
-attribute, the object and the SELECT it would have run (``lazy="raise_on_sql"`` for every
-relationship, for that test).
+attribute, the object, the query that loaded the object and the SELECT it would have run
+(``lazy="raise_on_sql"`` for every relationship, for that test).
 https://docs.sqlalchemy.org/en/20/orm/queryguide/relationships.html#preventing-unwanted-lazy-loads-using-raiseload
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import InstanceState, Mapper, ORMExecuteState, QueryContext, Session
+from sqlalchemy.orm.base import instance_state
 
 _CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")
 # Parameter names whose values never reach a message.
@@ -168,17 +170,31 @@ class LazyLoadError(AssertionError):
     """A relationship was lazy-loaded in a test that forbids it (``forbid_lazy_loads``)."""
 
 
+# While forbid_lazy_loads is on: the query that loaded each object, for the message.
+_loaded_by: weakref.WeakKeyDictionary[InstanceState[Any], str] = weakref.WeakKeyDictionary()
+
+
+def _flat(sql: object) -> str:
+    return " ".join(str(sql).split())
+
+
+def _record_load(target: object, context: QueryContext) -> None:
+    _loaded_by[instance_state(target)] = _flat(context.query)
+
+
 def _refuse_lazy_load(state: ORMExecuteState) -> None:
     parent = state.lazy_loaded_from
     if parent is None:  # not a lazy load (selectin and joined eager loads have none)
         return
     path = state.loader_strategy_path
     attribute = str(path[-1]) if path is not None and len(path) else "a relationship"
+    loaded = _loaded_by.get(parent)
     raise LazyLoadError(
-        f"lazy load of {attribute} on {parent.object!r}: one more query per object (an N+1). It would "
-        f"have run: {' '.join(str(state.statement).split())}. Fix: load it with the query that loads the "
-        f"objects, e.g. .options(selectinload({attribute})), or use forbid_lazy_loads only where "
-        "lazy loads are a bug."
+        f"lazy load of {attribute} on {parent.object!r}"
+        + (f" (loaded by: {loaded})" if loaded else "")
+        + f": one more query per object (an N+1). It would have run: {_flat(state.statement)}. Fix: load it "
+        f"with the query that loads the objects, e.g. .options(selectinload({attribute})), or use "
+        "forbid_lazy_loads only where lazy loads are a bug."
     )
 
 
@@ -189,7 +205,10 @@ def forbid_lazy_loads() -> Iterator[None]:
     (``@pytest.mark.usefixtures("forbid_lazy_loads")``) or for a whole suite (an autouse fixture of
     yours requesting it)."""
     event.listen(Session, "do_orm_execute", _refuse_lazy_load)
+    event.listen(Mapper, "load", _record_load)  # every mapper's instances
     try:
         yield
     finally:
+        event.remove(Mapper, "load", _record_load)
         event.remove(Session, "do_orm_execute", _refuse_lazy_load)
+        _loaded_by.clear()

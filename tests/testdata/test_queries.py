@@ -130,6 +130,7 @@ async def test_forbid_lazy_loads_names_the_attribute_and_the_query(db_session: A
         await authors[0].awaitable_attrs.notes
     message = str(caught.value)
     assert message.startswith("lazy load of Author.notes on <tests.testdata.test_queries.Author object at ")
+    assert "(loaded by: SELECT users.id FROM users ORDER BY users.id)" in message
     assert "It would have run: SELECT notes.id, notes.user_id FROM notes WHERE " in message
     # An eager load is no lazy load.
     eager = (await db_session.scalars(select(Author).options(selectinload(Author.notes)))).all()
