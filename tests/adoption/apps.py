@@ -304,3 +304,62 @@ def write(pytester: pytest.Pytester, files: dict[str, str], ini: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.lstrip("\n"))
     pytester.makepyprojecttoml(ini)
+
+
+# The module-global app whose lifespan uses the module-global sessionmaker: a start-up check and a
+# seed, as in the larger template of issue 19. Its seed is not idempotent: a second run of the
+# lifespan on one database, or a seed left in a database that outlives the session, fails it.
+LIFESPAN_MAIN = (
+    MODULE_GLOBAL_APP["app/main.py"]
+    .replace(
+        "app = FastAPI()",
+        """
+@asynccontextmanager
+async def lifespan(app):
+    async with SessionLocal() as session:
+        await session.execute(select(1))  # the start-up check
+        session.add(User(email="admin@example.com"))  # the seed
+        await session.commit()
+    yield
+    async with SessionLocal() as session:  # a shutdown write: committed into the session's database
+        session.add(User(email="shutdown@example.com"))
+        await session.commit()
+
+
+app = FastAPI(lifespan=lifespan)""",
+    )
+    .replace("from fastapi import", "from contextlib import asynccontextmanager\n\nfrom fastapi import")
+    .replace("from app.deps import get_db", "from app.core.db import SessionLocal\nfrom app.deps import get_db")
+)
+LIFESPAN_APP = {
+    **MODULE_GLOBAL_APP,
+    "app/main.py": LIFESPAN_MAIN,
+    "test_users.py": """
+import pytest
+from sqlalchemy import select
+
+from app.models import User
+
+
+async def test_1_the_seed_is_there_before_any_request(db_session):
+    assert await db_session.scalar(select(User.email)) == "admin@example.com"
+
+
+async def test_2_the_handlers_see_the_seed(client):
+    assert (await client.post("/users", json={"email": "b@x"})).status_code == 201
+    assert (await client.get("/users")).json() == ["admin@example.com", "b@x"]
+
+
+async def test_3_the_seed_and_nothing_else(client):
+    assert (await client.get("/users")).json() == ["admin@example.com"]
+
+
+def test_4_a_sync_test_sees_it_too(db_connection):
+    pass  # set-up ran the lifespan (or found it run) in the test's set-up: no error
+
+
+@pytest.mark.db(transaction=True)
+async def test_5_a_real_commit_test_sees_it(client):
+    assert (await client.get("/users")).json() == ["admin@example.com"]
+""",
+}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.adoption.apps import FACTORY_APP, MODULE_GLOBAL_APP, readme_block, write
+from tests.adoption.apps import FACTORY_APP, LIFESPAN_APP, MODULE_GLOBAL_APP, readme_block, write
 from tests.inner import run_inprocess
 
 BASE = ("-p", "no:asyncio", "-p", "no:cacheprovider")
@@ -465,5 +465,59 @@ def test_a_sessionmaker_function_that_raises_names_the_key(
         [
             "*testsupport_sessionmaker = 'wrong:make_engine' raised AttributeError: * when called with the test "
             "engine. Fix: name the async_sessionmaker the handlers use, *"
+        ]
+    )
+
+
+def test_a_lifespan_that_uses_the_module_global_sessionmaker(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its start-up check and seed run once per database, on the test database, committed before
+    the first test of that database: every test sees the seed, and each test's rollback returns to
+    it. Nothing reaches the database the app's settings name."""
+    write(pytester, LIFESPAN_APP, readme_block("module-global"))
+    result = run(pytester, monkeypatch, "-p", "no:randomly")
+    result.assert_outcomes(passed=10, deselected=10)
+    no_production_database(pytester)
+
+
+def test_a_lifespan_that_uses_the_apps_own_engine_is_refused_naming_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lifespan's start-up check on the module-global engine (the database the settings name)
+    is refused before it connects, as a test's would be."""
+    check = LIFESPAN_APP["app/main.py"].replace(
+        "        await session.execute(select(1))  # the start-up check",
+        "        async with engine.connect() as connection:  # the start-up check, on its own engine\n"
+        "            await connection.execute(select(1))",
+    )
+    write(
+        pytester,
+        {**LIFESPAN_APP, "app/main.py": check.replace("import SessionLocal", "import SessionLocal, engine")},
+        readme_block("module-global"),
+    )
+    result = run(pytester, monkeypatch, "-k", "sqlite and test_1")
+    result.assert_outcomes(errors=1, deselected=19)
+    result.stdout.fnmatch_lines(
+        [
+            "*ForeignEngineError: the app's lifespan uses testsupport's database, but a connection was opened on "
+            "the engine for sqlite+aiosqlite:///production.db, created at app/core/db.py:5 (<module>). *Fix: hand "
+            "the app the test's sessions: *"
+        ]
+    )
+    no_production_database(pytester)
+
+
+def test_a_lifespan_that_uses_the_database_cannot_start_for_bare_client(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = "async def test_ping(bare_client):\n    assert (await bare_client.get('/ping')).status_code == 200\n"
+    write(pytester, {**LIFESPAN_APP, "test_users.py": bare}, readme_block("module-global"))
+    result = run(pytester, monkeypatch, "--anyio-backends=asyncio")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*DatabaseBlockedError: the app's lifespan, started for `bare_client` (no database), did not ask for the "
+            "database, but it used the app's sessionmaker, *Fix: request `client` or `app` *"
         ]
     )
