@@ -106,8 +106,36 @@ def test_module_global_app_through_its_session_dependency(
     override = ("-o", "testsupport_sessionmaker=", "-o", "testsupport_session_dependency=app.deps:get_db")
     result = run(pytester, monkeypatch, *override, "-k", "sqlite")
     result.assert_outcomes(passed=2, deselected=8)
-    result.stdout.fnmatch_lines(["testsupport: the app's test sessions come from async_sessionmaker(engine) *"])
+    # The handler reads the row after its commit, which needs the app's expire_on_commit=False.
+    result.stdout.fnmatch_lines(
+        [
+            "testsupport: testsupport_session_dependency: the test sessions take the settings of SessionLocal, which "
+            "app.deps:get_db uses (autoflush=True, expire_on_commit=False); set testsupport_sessionmaker *"
+        ]
+    )
     no_production_database(pytester)
+
+
+def test_a_session_dependency_whose_sessionmaker_cannot_be_found_names_the_fix(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps = "from app.core import db\n\n\nasync def get_db():\n    async with db.__dict__['SessionLocal']() as session:\n        yield session\n"
+    write(pytester, {**MODULE_GLOBAL_APP, "app/deps.py": deps}, readme_block("module-global"))
+    override = ("-o", "testsupport_sessionmaker=", "-o", "testsupport_session_dependency=app.deps:get_db")
+    result = run(pytester, monkeypatch, *override, "-k", "sqlite and test_1")
+    result.assert_outcomes(failed=1, deselected=9)
+    result.stdout.fnmatch_lines(
+        [
+            "*MissingGreenlet*",
+            "testsupport: testsupport_session_dependency = 'app.deps:get_db': testsupport looked for the "
+            "async_sessionmaker it uses and found none, so the test sessions have SQLAlchemy's defaults "
+            "(expire_on_commit=True: *MissingGreenlet). Fix: set testsupport_sessionmaker to the app's *",
+        ],
+        consecutive=False,
+    )
+    # Both keys: the override yields sessions of the named sessionmaker, with its settings.
+    both = run(pytester, monkeypatch, "-o", "testsupport_session_dependency=app.deps:get_db", "-k", "sqlite")
+    both.assert_outcomes(passed=2, deselected=8)
 
 
 UNRELATED_SUITE = """
