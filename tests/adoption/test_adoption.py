@@ -119,7 +119,15 @@ def test_module_global_app_through_its_session_dependency(
 def test_a_session_dependency_whose_sessionmaker_cannot_be_found_names_the_fix(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deps = "from app.core import db\n\n\nasync def get_db():\n    async with db.__dict__['SessionLocal']() as session:\n        yield session\n"
+    # The sessionmaker looked up by a string: nothing in the function refers to it.
+    deps = """
+from app.core import db
+
+
+async def get_db():
+    async with db.__dict__["SessionLocal"]() as session:
+        yield session
+"""
     write(pytester, {**MODULE_GLOBAL_APP, "app/deps.py": deps}, readme_block("module-global"))
     override = ("-o", "testsupport_sessionmaker=", "-o", "testsupport_session_dependency=app.deps:get_db")
     result = run(pytester, monkeypatch, *override, "-k", "sqlite and test_1")
