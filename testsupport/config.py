@@ -433,7 +433,7 @@ def load(config: pytest.Config) -> Settings:
     alembic = alembic_source(alembic_path, rootdir) if alembic_path and not no_migrations else None
     metadata_path = values["testsupport_metadata"]
     metadata = metadata_of(metadata_path) if metadata_path else None
-    notes = []
+    notes: list[str] = []
     if metadata is None and alembic is None:
         raise pytest.UsageError(
             ("--no-migrations builds the schema with create_all, but " if no_migrations else "")
