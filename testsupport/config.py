@@ -388,6 +388,7 @@ class Settings:
     session_dependency: Callable[..., Any] | None
     alembic: AlembicSource | None
     metadata: MetaData | None
+    databases: tuple[str, ...]  # the targets the project's tests run on (testsupport_databases)
     notes: list[str] = field(default_factory=list)  # summary lines about the configuration
 
     @property
@@ -452,4 +453,20 @@ def load(config: pytest.Config) -> Settings:
         notes.append(f"schema from create_all({metadata_path}) (--no-migrations): migrations not run")
     elif alembic is None:
         notes.append(f"schema from create_all({metadata_path}): no testsupport_alembic_config, migrations not tested")
-    return Settings(app, sessions, dependency, alembic, metadata, notes)
+    databases = database_targets("testsupport_databases", values["testsupport_databases"])
+    return Settings(app, sessions, dependency, alembic, metadata, databases, notes)
+
+
+def database_targets(key: str, value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """A choice of database targets ('postgres', 'sqlite, postgres', or a marker's list); every
+    target when empty. Unknown names stop the run naming the targets there are."""
+    from testsupport.databases import DATABASES  # after the markers its parameters carry are registered
+
+    targets = [str(param.id) for param in DATABASES]
+    names = value.replace(",", " ").split() if isinstance(value, str) else [str(name) for name in value]
+    unknown = [name for name in names if name not in targets]
+    if unknown:
+        raise usage_error(
+            key, str(value), f"{', '.join(unknown)}: not a database target", f"choose among {', '.join(targets)}"
+        )
+    return tuple(name for name in targets if name in names) if names else tuple(targets)

@@ -22,6 +22,7 @@ KEYS = {
     "testsupport_alembic_config": "alembic.ini or pyproject.toml ([tool.alembic]), relative to the rootdir",
     "testsupport_metadata": "the models' MetaData, 'package.module:Base.metadata': for --no-migrations, or "
     "the schema when there is no Alembic config",
+    "testsupport_databases": "the database targets the project's tests run on, comma-separated (default: all)",
 }
 BACKENDS = ("asyncio", "trio")
 
@@ -136,15 +137,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # The net first: resolving the keys imports the project's modules, and an engine they build at
     # import time must be recorded (its URL, where it was made) for the net's messages. A refused
     # configuration ends the run in pytest_unconfigure, which removes the net again.
-    net.install(config)
-    loaded = settings.load(config)
     for line in (  # before the fixture modules are imported: their parameters carry these marks
         "sqlite: runs on the SQLite target",
         "postgres: runs on the PostgreSQL target",
-        "db(transaction=False): uses a database (deselected on trio); transaction=True: real commits, "
-        "tables emptied after the test",
+        "db(transaction=False, databases=None): uses a database (deselected on trio); transaction=True: real "
+        "commits, tables emptied after the test; databases='postgres' (or a list): only on those targets",
     ):
         config.addinivalue_line("markers", line)
+    net.install(config)
+    loaded = settings.load(config)
     import importlib
 
     from testsupport import collection

@@ -364,3 +364,63 @@ async def test_5_a_real_commit_test_sees_it(client):
     assert (await client.get("/users")).json() == ["admin@example.com"]
 """,
 }
+
+
+# A PostgreSQL-only project (the larger template of issue 19): ARRAY columns and now() defaults,
+# which SQLite cannot create. It says so once, in its ini file (testsupport_databases).
+POSTGRES_ONLY_APP = {
+    **MODULE_GLOBAL_APP,
+    "app/models.py": """
+from datetime import datetime
+
+from sqlalchemy import DateTime, String, func
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(100), unique=True)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String), server_default="{}")
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+""",
+    "test_columns.py": """
+from sqlalchemy import select
+
+from app.models import User
+
+
+async def test_postgres_defaults(db_session):
+    db_session.add(User(email="a@x"))
+    await db_session.commit()
+    user = await db_session.scalar(select(User))
+    assert user.tags == [] and user.created is not None
+""",
+}
+
+# Per-test and per-module choices, in a project that runs on every target.
+TARGET_MARKS = """
+import pytest
+from sqlalchemy import text
+
+pytestmark = pytest.mark.db(databases="postgres")
+
+
+async def test_module_mark(db_session):
+    assert await db_session.scalar(text("SELECT version()"))  # PostgreSQL's
+
+
+@pytest.mark.db(databases=["sqlite"])
+async def test_own_mark_wins(db_session):
+    assert await db_session.scalar(text("SELECT sqlite_version()"))
+
+
+@pytest.mark.db(databases=["sqlite", "postgres"])
+async def test_both(db_session):
+    pass
+"""

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.adoption.apps import FACTORY_APP, LIFESPAN_APP, MODULE_GLOBAL_APP, readme_block, write
+from tests.adoption.apps import (
+    FACTORY_APP,
+    LIFESPAN_APP,
+    MODULE_GLOBAL_APP,
+    POSTGRES_ONLY_APP,
+    TARGET_MARKS,
+    readme_block,
+    write,
+)
 from tests.inner import run_inprocess
 
 BASE = ("-p", "no:asyncio", "-p", "no:cacheprovider")
@@ -557,3 +565,45 @@ def test_a_lifespan_that_uses_the_database_cannot_start_for_bare_client(
             "database, but it used the app's sessionmaker, *Fix: request `client` or `app` *"
         ]
     )
+
+
+def test_a_postgres_only_project_says_so_once(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(pytester, POSTGRES_ONLY_APP, readme_block("module-global") + 'testsupport_databases = "postgres"\n')
+    result = run(pytester, monkeypatch)
+    # 3 database tests on postgres, the database-less one on asyncio and trio.
+    result.assert_outcomes(passed=5, deselected=9)
+    result.stdout.fnmatch_lines(["testsupport: deselected 3 tests (sqlite: not in testsupport_databases = postgres)"])
+
+
+def test_a_test_or_module_chooses_its_targets(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(pytester, {**FACTORY_APP, "test_marks.py": TARGET_MARKS}, FACTORY_KEYS)
+    result = run(pytester, monkeypatch, "-k", "marks", "--anyio-backends=asyncio")
+    result.assert_outcomes(passed=4, deselected=22)
+    result.stdout.fnmatch_lines(
+        [
+            "testsupport: deselected 1 tests (sqlite: marked db(databases=postgres))",
+            "testsupport: deselected 1 tests (postgres: marked db(databases=sqlite))",
+        ],
+        consecutive=False,
+    )
+    # The targets' own marks still select as before: -m postgres runs each test's postgres item.
+    run(pytester, monkeypatch, "-k", "marks", "-m", "postgres").assert_outcomes(passed=2, deselected=24)
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("ini", "ERROR: testsupport_databases = 'postgress': postgress: not a database target. Fix: choose among *"),
+        ("mark", "ERROR: test_marks.py::test_* db(databases=...) = 'postgress': postgress: not a database target*"),
+    ],
+    ids=["ini", "mark"],
+)
+def test_an_unknown_target_stops_the_run_naming_the_targets(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, where: str, message: str
+) -> None:
+    keys = FACTORY_KEYS + ('testsupport_databases = "postgress"\n' if where == "ini" else "")
+    files = {**FACTORY_APP, "test_marks.py": TARGET_MARKS.replace('databases="postgres"', 'databases="postgress"')}
+    write(pytester, files, keys)
+    result = run(pytester, monkeypatch)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
