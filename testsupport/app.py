@@ -23,7 +23,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from starlette.types import ASGIApp
 
-from testsupport.config import Sessions, Settings
+from testsupport.config import DEFAULT_BASE_URL, Sessions, Settings
 from testsupport.guard import refuse_connections
 from testsupport.net import NET, app_bind
 
@@ -173,11 +173,11 @@ def lifespan_database(sessions: Sessions, engine: AsyncEngine) -> Iterator[None]
         sessions.configure(bind=saved)
 
 
-def asgi_client(app: ASGIApp, **options: Any) -> httpx.AsyncClient:
+def asgi_client(app: ASGIApp, base_url: str = DEFAULT_BASE_URL, **options: Any) -> httpx.AsyncClient:
     """An httpx client for an ASGI app, in process. It holds no connection or thread, so it needs
     no closing, and the fixtures below can be plain functions: an async fixture costs two more
     round trips through anyio's runner per test."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", **options)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, **options)
 
 
 @pytest.fixture(scope="session")
@@ -186,13 +186,20 @@ def client_headers() -> dict[str, str]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def client_base_url(testsupport_settings: Settings) -> str:
+    """Where `client` and `bare_client` send requests: testsupport_base_url, by default
+    http://testserver (an app behind TrustedHostMiddleware needs a host it accepts)."""
+    return testsupport_settings.base_url
+
+
 @pytest.fixture
-def client(app: Any, running_app: ASGIApp, client_headers: dict[str, str]) -> httpx.AsyncClient:
+def client(app: Any, running_app: ASGIApp, client_headers: dict[str, str], client_base_url: str) -> httpx.AsyncClient:
     """An httpx client for `app`, sending `client_headers` (pass ``headers=`` per request for others)."""
-    return asgi_client(running_app, headers=client_headers)
+    return asgi_client(running_app, client_base_url, headers=client_headers)
 
 
 @pytest.fixture
-def bare_client(running_bare_app: ASGIApp) -> httpx.AsyncClient:
+def bare_client(running_bare_app: ASGIApp, client_base_url: str) -> httpx.AsyncClient:
     """An httpx client for `bare_app`, with no headers."""
-    return asgi_client(running_bare_app)
+    return asgi_client(running_bare_app, client_base_url)

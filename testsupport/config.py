@@ -389,6 +389,7 @@ class Settings:
     alembic: AlembicSource | None
     metadata: MetaData | None
     databases: tuple[str, ...]  # the targets the project's tests run on (testsupport_databases)
+    base_url: str  # where the clients send requests (testsupport_base_url)
     notes: list[str] = field(default_factory=list)  # summary lines about the configuration
 
     @property
@@ -454,7 +455,23 @@ def load(config: pytest.Config) -> Settings:
     elif alembic is None:
         notes.append(f"schema from create_all({metadata_path}): no testsupport_alembic_config, migrations not tested")
     databases = database_targets("testsupport_databases", values["testsupport_databases"])
-    return Settings(app, sessions, dependency, alembic, metadata, databases, notes)
+    base_url = client_base_url("testsupport_base_url", values["testsupport_base_url"] or DEFAULT_BASE_URL)
+    return Settings(app, sessions, dependency, alembic, metadata, databases, base_url, notes)
+
+
+# Starlette's TestClient's and httpx's examples' host; an app behind TrustedHostMiddleware needs its own.
+DEFAULT_BASE_URL = "http://testserver"
+
+
+def client_base_url(key: str, value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise usage_error(
+            key, value, "not an http(s) base URL", "write it as 'https://api.example.com' (a host the app accepts)"
+        )
+    return value
 
 
 def database_targets(key: str, value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ KEYS = {
     "testsupport_metadata": "the models' MetaData, 'package.module:Base.metadata': for --no-migrations, or "
     "the schema when there is no Alembic config",
     "testsupport_databases": "the database targets the project's tests run on, comma-separated (default: all)",
+    "testsupport_base_url": "the URL `client` and `bare_client` send requests to (default: http://testserver)",
 }
 BACKENDS = ("asyncio", "trio")
 

@@ -424,3 +424,17 @@ async def test_own_mark_wins(db_session):
 async def test_both(db_session):
     pass
 """
+
+
+# The small template of issue 19: the app accepts its own host only.
+TRUSTED_HOST_APP = {
+    **MODULE_GLOBAL_APP,
+    "app/main.py": MODULE_GLOBAL_APP["app/main.py"]
+    .replace(
+        "app = FastAPI()",
+        'app = FastAPI()\napp.add_middleware(TrustedHostMiddleware, allowed_hosts=["api.example.com"])',
+    )
+    .replace(
+        "from fastapi import", "from fastapi.middleware.trustedhost import TrustedHostMiddleware\nfrom fastapi import"
+    ),
+}

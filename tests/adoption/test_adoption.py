@@ -24,6 +24,7 @@ from tests.adoption.apps import (
     MODULE_GLOBAL_APP,
     POSTGRES_ONLY_APP,
     TARGET_MARKS,
+    TRUSTED_HOST_APP,
     readme_block,
     write,
 )
@@ -607,3 +608,19 @@ def test_an_unknown_target_stops_the_run_naming_the_targets(
     result = run(pytester, monkeypatch)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_an_app_behind_trusted_host_middleware(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(
+        pytester, TRUSTED_HOST_APP, readme_block("module-global") + 'testsupport_base_url = "https://api.example.com"\n'
+    )
+    run(pytester, monkeypatch).assert_outcomes(passed=6, deselected=4)
+    # Without it, the middleware refuses the default host, http://testserver: 400 "Invalid host header".
+    refused = run(pytester, monkeypatch, "-o", "testsupport_base_url=", "-k", "sqlite and test_1")
+    refused.assert_outcomes(failed=1, deselected=9)
+    refused.stdout.fnmatch_lines(["*assert 400 == 201*"])
+    wrong = run(pytester, monkeypatch, "-o", "testsupport_base_url=api.example.com")
+    assert wrong.ret == pytest.ExitCode.USAGE_ERROR
+    wrong.stderr.fnmatch_lines(
+        ["ERROR: testsupport_base_url = 'api.example.com': not an http(s) base URL. Fix: write it as *"]
+    )
