@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from testsupport import postgres
+from testsupport import from_asyncio, postgres
 from testsupport.config import Settings, database_targets
 from testsupport.databases import DATABASES
 from testsupport.loop import STARTS_KEY
@@ -58,6 +58,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     installed = installed_backends()
     settings = config.stash[SETTINGS_KEY]
     _check_own_anyio_backend(config, items)
+    for note in from_asyncio.leftovers(items):
+        config.stash[_collection_notes_key][note] = 1
     for item in items:
         reason = _left_out(item, chosen, installed, settings.databases)
         if not reason:

@@ -143,6 +143,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "postgres: runs on the PostgreSQL target",
         "db(transaction=False, databases=None): uses a database (deselected on trio); transaction=True: real "
         "commits, tables emptied after the test; databases='postgres' (or a list): only on those targets",
+        # pytest-asyncio's, left over in a migrated suite: accepted (no PytestUnknownMarkWarning), and counted.
+        "asyncio: pytest-asyncio's mark, left over: testsupport runs async tests without a marker",
     ):
         config.addinivalue_line("markers", line)
     net.install(config)

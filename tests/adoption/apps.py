@@ -438,3 +438,30 @@ TRUSTED_HOST_APP = {
         "from fastapi import", "from fastapi.middleware.trustedhost import TrustedHostMiddleware\nfrom fastapi import"
     ),
 }
+
+
+# A suite as pytest-asyncio left it: its marks, per test and per module, and an async autouse
+# fixture (its conftest's) that sync tests used too.
+ASYNCIO_MARKED_TESTS = """
+import pytest
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.mark.asyncio
+async def test_marked(client):
+    assert (await client.get("/items")).json() == []
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_marked_with_a_loop_scope(bare_client):
+    assert (await bare_client.get("/ping")).json() == {"ok": True}
+"""
+ASYNC_AUTOUSE_CONFTEST = """
+import pytest
+
+
+@pytest.fixture(autouse=True)
+async def reset_caches():
+    yield
+"""

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.adoption.apps import (
+    ASYNC_AUTOUSE_CONFTEST,
+    ASYNCIO_MARKED_TESTS,
     FACTORY_APP,
     LIFESPAN_APP,
     MODULE_GLOBAL_APP,
@@ -623,4 +625,34 @@ def test_an_app_behind_trusted_host_middleware(pytester: pytest.Pytester, monkey
     assert wrong.ret == pytest.ExitCode.USAGE_ERROR
     wrong.stderr.fnmatch_lines(
         ["ERROR: testsupport_base_url = 'api.example.com': not an http(s) base URL. Fix: write it as *"]
+    )
+
+
+def test_pytest_asyncio_marks_are_counted_not_refused(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(pytester, {**FACTORY_APP, "test_marked.py": ASYNCIO_MARKED_TESTS}, FACTORY_KEYS)
+    # What filterwarnings = error makes of an unknown mark (the inner run in this process warns about
+    # modules it cannot rewrite, so only that warning is made an error here).
+    unknown_mark = ("-W", "error::pytest.PytestUnknownMarkWarning")
+    result = run(pytester, monkeypatch, "--strict-markers", *unknown_mark, "-k", "marked")
+    result.assert_outcomes(passed=4, deselected=16)
+    result.stdout.fnmatch_lines(
+        ["testsupport: 6 tests carry @pytest.mark.asyncio, pytest-asyncio's mark: *. Remove them (e.g. `sed -i *"]
+    )
+
+
+def test_an_async_fixture_of_a_sync_test_stops_the_run_naming_the_fix(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(pytester, {**FACTORY_APP, "test_sync.py": "def test_sync():\n    pass\n"}, FACTORY_KEYS)
+    pytester.makeconftest(ASYNC_AUTOUSE_CONFTEST)
+    result = run(pytester, monkeypatch)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: the async fixture `reset_caches` (*/conftest.py:*) is used by 1 sync tests (e.g. "
+            "test_sync.py::test_sync): pytest-asyncio ran it on a loop of its own; *Fix: make those tests async "
+            "(`async def`), or the fixture sync*"
+        ]
     )
