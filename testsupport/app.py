@@ -23,9 +23,10 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from starlette.types import ASGIApp
 
-from testsupport.config import DEFAULT_BASE_URL, Sessions, Settings
+from testsupport.config import DEFAULT_BASE_URL, Settings
 from testsupport.guard import refuse_connections
 from testsupport.net import NET, app_bind
+from testsupport.session_source import Sessions
 
 # A database no test reaches: the refusing engine's URL, in messages only.
 UNREACHABLE_DATABASE = "sqlite+aiosqlite:////nonexistent/testsupport-no-database.db"

@@ -14,9 +14,9 @@ import pytest
 
 from testsupport import from_asyncio, postgres
 from testsupport.config import Settings, database_targets
+from testsupport.constants import BACKENDS, installed_backends
 from testsupport.databases import DATABASES
 from testsupport.loop import STARTS_KEY
-from testsupport.plugin import BACKENDS, installed_backends
 
 # SQLAlchemy's async layer (pool queue, locks, clean-up) and both drivers are asyncio-only;
 # upstream declined an anyio port (sqlalchemy/awaitlet PR #7). ../shared/FINDINGS.md section 2.
