@@ -69,25 +69,18 @@ async def test_5_a_real_commit_test_sees_it(client):
 # which SQLite cannot create. It says so once, in its ini file (testsupport_databases).
 POSTGRES_ONLY_APP = {
     **MODULE_GLOBAL_APP,
-    "app/models.py": """
-from datetime import datetime
-
-from sqlalchemy import DateTime, String, func
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class User(Base):
-    __tablename__ = "users"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(100), unique=True)
-    tags: Mapped[list[str]] = mapped_column(ARRAY(String), server_default="{}")
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-""",
+    "app/models.py": MODULE_GLOBAL_APP["app/models.py"]
+    .replace(
+        "    email: Mapped[str] = mapped_column(String(100), unique=True)\n",
+        "    email: Mapped[str] = mapped_column(String(100), unique=True)\n"
+        '    tags: Mapped[list[str]] = mapped_column(ARRAY(String), server_default="{}")\n'
+        "    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())\n",
+    )
+    .replace(
+        "from sqlalchemy import String\n",
+        "from datetime import datetime\n\nfrom sqlalchemy import DateTime, String, func\n"
+        "from sqlalchemy.dialects.postgresql import ARRAY\n",
+    ),
     "test_columns.py": """
 from sqlalchemy import select
 
