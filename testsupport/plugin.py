@@ -98,8 +98,9 @@ def refuse_competing_plugins(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "pytest-asyncio is active: it would run the async tests on loops of its own, not anyio's "
             "session loop (RuntimeError: Runner.run() cannot be called from a running event loop). Fix: "
-            'addopts = ["-p", "no:asyncio"] in [tool.pytest.ini_options], and remove asyncio_mode and '
-            "@pytest.mark.asyncio marks."
+            'addopts = ["-p", "no:asyncio"] in [tool.pytest.ini_options] (or uninstall it), and remove the '
+            'asyncio_* keys; @pytest.mark.asyncio marks may stay (the summary counts them). README: "Coming from '
+            'pytest-asyncio".'
         )
 
 
