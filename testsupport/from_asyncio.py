@@ -1,8 +1,8 @@
 """What a suite written for pytest-asyncio brings along, checked at collection: its
 ``@pytest.mark.asyncio`` marks (harmless here: counted, and the summary says to remove them) and
 async fixtures that sync tests use (pytest-asyncio ran those on a loop of its own; anyio runs an
-async fixture only for a test on its loop, so for a sync test it would never run: pytest 8.3 says
-nothing but "coroutine ... was never awaited", pytest 9 fails it without naming a fix)."""
+async fixture only for a test on its loop, so for a sync test it would never run: pytest 8 said
+no more than "coroutine ... was never awaited", pytest 9 fails the test without naming a fix)."""
 
 from __future__ import annotations
 
