@@ -279,7 +279,8 @@ def load(config: pytest.Config) -> Settings:
     no_migrations = bool(config.getoption("--no-migrations"))
     alembic_path = values["testsupport_alembic_config"]
     # --no-migrations: the migrations are neither run nor loaded.
-    alembic = alembic_source(alembic_path, rootdir) if alembic_path and not no_migrations else None
+    checked = bool(values["testsupport_migration_checks"])
+    alembic = alembic_source(alembic_path, rootdir, checked) if alembic_path and not no_migrations else None
     metadata_path = values["testsupport_metadata"]
     metadata = metadata_of(metadata_path) if metadata_path else None
     notes = []

@@ -22,6 +22,8 @@ KEYS = {
     "testsupport_alembic_config": "alembic.ini or pyproject.toml ([tool.alembic]), relative to the rootdir",
     "testsupport_metadata": "the models' MetaData, 'package.module:Base.metadata': for --no-migrations, or "
     "the schema when there is no Alembic config",
+    "testsupport_migration_checks": "a folder of the tests, relative to the rootdir (e.g. 'tests'): collect "
+    "testsupport's migration checks there, on every database target (needs testsupport_alembic_config)",
 }
 BACKENDS = ("asyncio", "trio")
 
@@ -42,6 +44,8 @@ FIXTURE_MODULES = (
     "testsupport.queries",
     "testsupport.collection",
     "testsupport.interrupt",
+    "testsupport.migrations.runner",
+    "testsupport.migrations.collect",
 )
 
 
