@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.adoption.apps import FACTORY_APP, readme_block, write
-from tests.adoption.test_adoption import run
+from tests.adoption.test_adoption import run, service_poison_on_path
 
 MODELS = """
 from sqlalchemy import ForeignKey, String
@@ -113,3 +113,139 @@ def test_three_linear_revisions_pass_every_check(pytester: pytest.Pytester, monk
         consecutive=False,
     )
     assert "asyncio.run()" not in result.stdout.str()
+
+
+def revision_file(revision: str, down: str | None, body: str) -> dict[str, str]:
+    return {f"migrations/versions/{revision}.py": REVISION.format(revision=revision, down=down, body=body)}
+
+
+def test_a_downgrade_that_forgets_a_table_names_the_revision_and_the_table(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project(pytester, **revision_file("0003", "0002", REVISIONS["0003"].replace('op.drop_table("tags")', "pass")))
+    result = run(pytester, monkeypatch, "-k", "stairway or downgrade_to_base")
+    result.assert_outcomes(failed=4, deselected=13)
+    for target in ("sqlite", "postgres"):
+        result.stdout.fnmatch_lines(
+            [
+                f"*test_migrations_stairway[[]asyncio-{target}[]]*",
+                "revision 0003: `alembic upgrade 0003` then `alembic downgrade -1` changed the schema:",
+                "left behind: column tags.id INTEGER() NOT NULL",
+                "left behind: table tags",
+            ],
+            consecutive=False,
+        )
+    # SQLite drops `items` under the forgotten `tags` (no foreign key check on DROP); PostgreSQL refuses.
+    result.stdout.fnmatch_lines(
+        [
+            "*test_migrations_downgrade_to_base_leaves_nothing[[]asyncio-sqlite[]]*",
+            "`alembic downgrade base` after `alembic upgrade heads` did not leave the database empty:",
+            "left behind: table tags",
+            "*test_migrations_downgrade_to_base_leaves_nothing[[]asyncio-postgres[]]*",
+            "the migrations: `alembic downgrade base` failed: *cannot drop table items because other objects depend*",
+        ],
+        consecutive=False,
+    )
+
+
+def test_a_model_column_missing_from_the_migrations_names_table_and_column(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = MODELS + "    note: Mapped[str | None] = mapped_column(String(20))\n"
+    project(pytester, **{"notes_app/models.py": models})
+    result = run(pytester, monkeypatch, "-k", "match_the_models")
+    result.assert_outcomes(failed=2, deselected=15)
+    for target in ("sqlite", "postgres"):
+        result.stdout.fnmatch_lines(
+            [
+                f"*test_migrations_match_the_models[[]asyncio-{target}[]]*",
+                "the models differ from the schema the migrations build (models: testsupport_metadata):",
+                "column tags.note: in the models, not in the migrations",
+                "Fix: write the missing revision, from the rootdir: alembic -c alembic.ini revision --autogenerate *",
+            ],
+            consecutive=False,
+        )
+
+
+def test_two_heads_are_named_with_the_merge_command(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = "\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+    project(pytester, **revision_file("0004a", "0003", body), **revision_file("0004b", "0003", body))
+    result = run(pytester, monkeypatch, "-k", "one_head or fills")
+    # The tests still run, on `upgrade heads`; the head check is the one that fails.
+    result.assert_outcomes(failed=1, passed=2, deselected=14)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_migrations_have_one_head*",
+            'the migrations have 2 heads: 0004a, 0004b. Fix: merge them with `alembic merge -m "merge heads" heads`*',
+        ],
+        consecutive=False,
+    )
+
+
+def test_two_heads_without_the_checks_stop_the_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = "\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+    project(pytester, **revision_file("0004a", "0003", body), **revision_file("0004b", "0003", body))
+    result = run(pytester, monkeypatch, "-o", "testsupport_migration_checks=")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: testsupport_alembic_config = 'alembic.ini': *several heads [[]'0004a', '0004b'[]]*"]
+    )
+
+
+def test_a_broken_data_migration_fails_the_data_migration_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = REVISIONS["0002"].replace("lower(replace(name, ' ', '-'))", "lower(name)")
+    project(pytester, **revision_file("0002", "0001", broken))
+    result = run(pytester, monkeypatch, "-k", "fills")
+    result.assert_outcomes(failed=2, deselected=15)
+    result.stdout.fnmatch_lines(
+        ["E       AssertionError: assert [[]'blue pen', 'ink'[]] == [[]'blue-pen', 'ink'[]]"] * 2
+    )
+
+
+def test_a_revision_without_a_downgrade_is_named_not_crashed_on(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    irreversible = REVISIONS["0002"].split("def downgrade")[0] + "def downgrade():\n    raise NotImplementedError\n"
+    project(pytester, **revision_file("0002", "0001", irreversible))
+    result = run(pytester, monkeypatch, "-k", "stairway and sqlite", "-rs")
+    result.assert_outcomes(skipped=1, deselected=16)
+    result.stdout.fnmatch_lines(
+        ["SKIPPED * every step was checked but the downgrade of these revisions, which have none: revision 0002*"]
+    )
+
+
+THREADSAFE_ENV_PY = (
+    FACTORY_APP["migrations/env.py"].split("connection = config.attributes")[0]
+    + """
+loop = asyncio.get_event_loop()
+asyncio.run_coroutine_threadsafe(run_async_migrations(), loop).result(timeout=15)
+"""
+)
+
+
+def test_env_py_that_waits_on_the_running_loop_is_stopped_at_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The env.py some projects use inside a running loop: .result() would block that loop for
+    the 15 s and end in a bare TimeoutError."""
+    project(pytester, **{"migrations/env.py": THREADSAFE_ENV_PY})
+    result = run(pytester, monkeypatch, "-k", "stairway and sqlite", "--durations=1")
+    result.assert_outcomes(failed=1, deselected=16)
+    result.stdout.fnmatch_lines(
+        [
+            "*MigrationsInLoopError: Alembic's env.py called asyncio.run_coroutine_threadsafe(...) on the tests' "
+            "running loop*",
+            '*    connection = config.attributes.get("connection")',
+        ],
+        consecutive=False,
+    )
+    assert "TimeoutError" not in result.stdout.str()
+
+
+def test_the_checks_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    service_poison_on_path(pytester, monkeypatch)
+    project(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=9)

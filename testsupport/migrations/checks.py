@@ -45,9 +45,12 @@ async def _step(runner: MigrationRunner, what: str, command: str, revision: str)
     try:
         await (runner.upgrade if command == "upgrade" else runner.downgrade)(revision)
     except Exception as exc:  # noqa: BLE001 - any error of the project's migration is the finding
-        if command == "downgrade" and _no_downgrade(exc):
-            return exc
-        _fail([f"{what}: `alembic {command} {revision}` failed: {type(exc).__name__}: {exc}"])
+        failed = exc
+    else:
+        return None
+    if command == "downgrade" and _no_downgrade(failed):
+        return failed
+    _fail([f"{what}: `alembic {command} {revision}` failed: {type(failed).__name__}: {failed}"])
     return None
 
 

@@ -28,11 +28,13 @@ def snapshot(connection: Connection) -> frozenset[str]:
             null = "NULL" if column["nullable"] else "NOT NULL"
             found.add(f"column {table}.{column['name']} {column['type']!r} {null}")
         for index in inspector.get_indexes(table):
-            found.add(f"index {index['name']} on {table}({', '.join(map(str, index['column_names']))})")
+            found.add(f"index {index['name'] or '(unnamed)'} on {table}({', '.join(map(str, index['column_names']))})")
         for unique in inspector.get_unique_constraints(table):
-            found.add(f"unique constraint {unique['name']} on {table}({', '.join(unique['column_names'])})")
+            found.add(
+                f"unique constraint {unique['name'] or '(unnamed)'} on {table}({', '.join(unique['column_names'])})"
+            )
         for fk in inspector.get_foreign_keys(table):
-            found.add(f"foreign key {fk['name']} on {table}({', '.join(fk['constrained_columns'])})")
+            found.add(f"foreign key {fk['name'] or '(unnamed)'} on {table}({', '.join(fk['constrained_columns'])})")
     found.update(f"view {view}" for view in _names(inspector.get_view_names))
     found.update(f"sequence {sequence}" for sequence in _names(inspector.get_sequence_names))
     get_enums = getattr(inspector, "get_enums", None)  # PostgreSQL's inspector only
