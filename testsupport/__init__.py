@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from testsupport.app import asgi_client, serve
     from testsupport.engine import make_test_engine
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
+    from testsupport.migrations.runner import MigrationRunner
     from testsupport.migrations.source import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.queries import Queries
     from testsupport.sqlite import sqlite_savepoints
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AppSessionUsedError",
     "LoopMismatchError",
+    "MigrationRunner",
     "MigrationsElsewhereError",
     "MigrationsInLoopError",
     "Queries",
@@ -34,6 +36,7 @@ __all__ = [
 _HOME = {
     "AppSessionUsedError": "testsupport.guard",
     "LoopMismatchError": "testsupport.guard",
+    "MigrationRunner": "testsupport.migrations.runner",
     "MigrationsElsewhereError": "testsupport.migrations.source",
     "MigrationsInLoopError": "testsupport.migrations.source",
     "Queries": "testsupport.queries",

@@ -21,20 +21,24 @@ def snapshot(connection: Connection) -> frozenset[str]:
     """Every table, column (with its type and nullability), index, unique and foreign key
     constraint, view, sequence and enum type of the connection's default schema."""
     inspector = inspect(connection)
-    found: set[str] = set()
-    for table in inspector.get_table_names():
-        found.add(f"table {table}")
-        for column in inspector.get_columns(table):
+    found: set[str] = {f"table {table}" for table in inspector.get_table_names()}
+    # get_multi_*: one catalog query per kind for all tables on PostgreSQL (a loop elsewhere).
+    for (_, table), columns in inspector.get_multi_columns().items():
+        for column in columns:
             null = "NULL" if column["nullable"] else "NOT NULL"
             found.add(f"column {table}.{column['name']} {column['type']!r} {null}")
-        for index in inspector.get_indexes(table):
-            found.add(f"index {index['name'] or '(unnamed)'} on {table}({', '.join(map(str, index['column_names']))})")
-        for unique in inspector.get_unique_constraints(table):
-            found.add(
-                f"unique constraint {unique['name'] or '(unnamed)'} on {table}({', '.join(unique['column_names'])})"
-            )
-        for fk in inspector.get_foreign_keys(table):
-            found.add(f"foreign key {fk['name'] or '(unnamed)'} on {table}({', '.join(fk['constrained_columns'])})")
+    for (_, table), indexes in inspector.get_multi_indexes().items():
+        for index in indexes:
+            names = ", ".join(map(str, index["column_names"]))
+            found.add(f"index {index['name'] or '(unnamed)'} on {table}({names})")
+    for (_, table), uniques in inspector.get_multi_unique_constraints().items():
+        for unique in uniques:
+            names = ", ".join(unique["column_names"])
+            found.add(f"unique constraint {unique['name'] or '(unnamed)'} on {table}({names})")
+    for (_, table), fks in inspector.get_multi_foreign_keys().items():
+        for fk in fks:
+            names = ", ".join(fk["constrained_columns"])
+            found.add(f"foreign key {fk['name'] or '(unnamed)'} on {table}({names})")
     found.update(f"view {view}" for view in _names(inspector.get_view_names))
     found.update(f"sequence {sequence}" for sequence in _names(inspector.get_sequence_names))
     get_enums = getattr(inspector, "get_enums", None)  # PostgreSQL's inspector only
