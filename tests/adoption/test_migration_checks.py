@@ -10,20 +10,9 @@ import pytest
 from tests.adoption.apps import FACTORY_APP, readme_block, write
 from tests.adoption.test_adoption import run, service_poison_on_path
 
-MODELS = """
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Item(Base):
-    __tablename__ = "items"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(50), unique=True)
-    slug: Mapped[str | None] = mapped_column(String(60), index=True)
+# FACTORY_APP's models, and what revisions 0002 and 0003 below add.
+MODELS = FACTORY_APP["notes_app/models.py"].replace("import String", "import ForeignKey, String")
+MODELS += """    slug: Mapped[str | None] = mapped_column(String(60), index=True)
 
 
 class Tag(Base):
@@ -43,19 +32,7 @@ depends_on = None
 {body}
 """
 
-REVISIONS = {
-    "0001": """
-def upgrade():
-    op.create_table(
-        "items",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("name", sa.String(50), nullable=False, unique=True),
-    )
-
-
-def downgrade():
-    op.drop_table("items")
-""",
+REVISIONS = {  # after FACTORY_APP's 0001, which creates items(id, name)
     "0002": """
 def upgrade():
     op.add_column("items", sa.Column("slug", sa.String(60), nullable=True))
@@ -87,8 +64,8 @@ def project(pytester: pytest.Pytester, **changes: str) -> None:
     """The factory app with three linear revisions, the models at head, the README's data-migration
     test; ``changes`` replaces files (a name: its text)."""
     files = {**FACTORY_APP, "notes_app/models.py": MODELS}
-    del files["migrations/versions/0001_items.py"], files["test_items.py"]
-    down = None
+    del files["test_items.py"]
+    down = "0001"
     for revision, body in REVISIONS.items():
         files[f"migrations/versions/{revision}.py"] = REVISION.format(revision=revision, down=down, body=body)
         down = revision
@@ -167,9 +144,13 @@ def test_a_model_column_missing_from_the_migrations_names_table_and_column(
         )
 
 
-def test_two_heads_are_named_with_the_merge_command(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def two_heads(pytester: pytest.Pytester) -> None:
     body = "\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
     project(pytester, **revision_file("0004a", "0003", body), **revision_file("0004b", "0003", body))
+
+
+def test_two_heads_are_named_with_the_merge_command(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    two_heads(pytester)
     result = run(pytester, monkeypatch, "-k", "one_head or fills")
     # The tests still run, on `upgrade heads`; the head check is the one that fails.
     result.assert_outcomes(failed=1, passed=2, deselected=14)
@@ -183,8 +164,7 @@ def test_two_heads_are_named_with_the_merge_command(pytester: pytest.Pytester, m
 
 
 def test_two_heads_without_the_checks_stop_the_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    body = "\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
-    project(pytester, **revision_file("0004a", "0003", body), **revision_file("0004b", "0003", body))
+    two_heads(pytester)
     result = run(pytester, monkeypatch, "-o", "testsupport_migration_checks=")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
