@@ -229,3 +229,24 @@ def test_the_checks_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.M
     project(pytester)
     result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-p", "xdist", "-n", "2")
     result.assert_outcomes(passed=9)
+
+
+def test_an_enum_type_left_by_a_downgrade_is_named_on_postgres(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`op.drop_table` knows nothing of the table's enum column, so PostgreSQL keeps its type (and
+    the next upgrade fails on it); SQLite has no enum types."""
+    key = 'sa.Column("id", sa.Integer, primary_key=True),'
+    colour = 'sa.Column("colour", sa.Enum("red", "blue", name="colour")),'
+    with_enum = REVISIONS["0003"].replace(key, f"{key}\n        {colour}")
+    project(pytester, **revision_file("0003", "0002", with_enum))
+    result = run(pytester, monkeypatch, "-k", "stairway")
+    result.assert_outcomes(passed=1, failed=1, deselected=15)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_migrations_stairway[[]asyncio-postgres[]]*",
+            "revision 0003: `alembic upgrade 0003` then `alembic downgrade -1` changed the schema:",
+            "left behind: enum type colour ('red', 'blue')",
+        ],
+        consecutive=False,
+    )
