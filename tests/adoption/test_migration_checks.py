@@ -250,3 +250,23 @@ def test_an_enum_type_left_by_a_downgrade_is_named_on_postgres(
         ],
         consecutive=False,
     )
+
+
+def test_the_models_are_compared_with_the_options_env_py_gives(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """env.py's include_object leaves the `audit` table (say, another tool's) out of the comparison."""
+    models = (
+        MODELS
+        + '\n\nclass Audit(Base):\n    __tablename__ = "audit"\n    id: Mapped[int] = mapped_column(primary_key=True)\n'
+    )
+    env_py = FACTORY_APP["migrations/env.py"].replace(
+        "render_as_batch=True)", 'render_as_batch=True, include_object=lambda o, name, *_: name != "audit")'
+    )
+    assert env_py != FACTORY_APP["migrations/env.py"]
+    project(pytester, **{"notes_app/models.py": models, "migrations/env.py": env_py})
+    run(pytester, monkeypatch, "-k", "match_the_models").assert_outcomes(passed=2, deselected=15)
+    project(pytester, **{"notes_app/models.py": models})
+    result = run(pytester, monkeypatch, "-k", "match_the_models")
+    result.assert_outcomes(failed=2, deselected=15)
+    result.stdout.fnmatch_lines(["table audit: in the models, not in the migrations"])

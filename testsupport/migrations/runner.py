@@ -99,13 +99,15 @@ def migration_database_url(database: str, sqlite_folder: Path, sqlite_driver: st
     """A new, empty database of the current target for one test (the run's server; never the
     template the other tests clone), dropped after it."""
     serial = next(_serial)
-    if database != "postgres":
+    if database == "sqlite":
         path = sqlite_folder / f"migrations-{serial}.db"
         yield f"sqlite+{sqlite_driver}:///{path}"
         path.unlink(missing_ok=True)
-        return
-    with postgres_database(None, suffix=f"_migrations{serial}") as url:
-        yield url
+    elif database == "postgres":
+        with postgres_database(None, suffix=f"_migrations{serial}") as url:
+            yield url
+    else:  # a target added to testsupport.databases.DATABASES needs its empty database here too
+        pytest.fail(f"migration_database_url has no empty database for the {database!r} target", pytrace=False)
 
 
 @pytest.fixture
