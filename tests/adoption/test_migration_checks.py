@@ -270,3 +270,36 @@ def test_the_models_are_compared_with_the_options_env_py_gives(
     result = run(pytester, monkeypatch, "-k", "match_the_models")
     result.assert_outcomes(failed=2, deselected=15)
     result.stdout.fnmatch_lines(["table audit: in the models, not in the migrations"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "testsupport_migration_checks=nowhere",
+            "testsupport_migration_checks = 'nowhere': */nowhere is not a folder. Fix: name the folder of your tests*",
+        ),
+        (
+            "testsupport_alembic_config=",
+            "testsupport_migration_checks = '.': the checks test the Alembic migrations, and none are configured. "
+            "Fix: set testsupport_alembic_config*",
+        ),
+    ],
+    ids=["no-such-folder", "no-alembic-config"],
+)
+def test_a_wrong_checks_key_stops_the_run_naming_the_fix(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, override: str, message: str
+) -> None:
+    project(pytester)
+    result = run(pytester, monkeypatch, "-o", override)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_no_migrations_says_the_checks_are_not_collected(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project(pytester)
+    result = run(pytester, monkeypatch, "--no-migrations", "-k", "one_head")
+    result.assert_outcomes(deselected=4)
+    result.stdout.fnmatch_lines(["testsupport: migration checks not collected (--no-migrations)"])
