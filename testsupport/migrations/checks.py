@@ -68,8 +68,9 @@ def test_migrations_have_one_head(testsupport_settings: Settings) -> None:
 
 
 async def test_migrations_stairway(migration_runner: MigrationRunner) -> None:
-    """Each revision in turn: upgrade, downgrade, upgrade again; the downgrade leaves the schema
-    exactly as it found it, and the second upgrade builds what the first did."""
+    """Each revision in turn: upgrade, downgrade, upgrade again. The downgrade must leave the schema
+    exactly as the upgrade found it; the second upgrade, from that same schema, must not fail (a
+    type or index the downgrade left would)."""
     runner = migration_runner
     await runner.ensure_version_table()
     before = await runner.snapshot()
@@ -86,10 +87,7 @@ async def test_migrations_stairway(migration_runner: MigrationRunner) -> None:
         found = changes(before, await runner.snapshot())
         if found:
             _fail([f"{what}: `alembic upgrade {revision}` then `alembic downgrade -1` changed the schema:", *found])
-        await _step(runner, what, "upgrade", revision)
-        found = changes(upgraded, await runner.snapshot())
-        if found:
-            _fail([f"{what}: upgraded again after its downgrade, the schema differs from the first upgrade:", *found])
+        await _step(runner, f"{what}, upgraded again after its downgrade", "upgrade", revision)
         before = upgraded
     if irreversible:
         pytest.skip(
