@@ -18,6 +18,8 @@ KEYS = {
     "the schema when there is no Alembic config",
     "testsupport_databases": "the database targets the project's tests run on, comma-separated (default: all)",
     "testsupport_base_url": "the URL `client` and `bare_client` send requests to (default: http://testserver)",
+    "testsupport_migration_checks": "a folder of the tests, relative to the rootdir (e.g. 'tests'): collect "
+    "testsupport's migration checks there, on every database target (needs testsupport_alembic_config)",
 }
 BACKENDS = ("asyncio", "trio")
 

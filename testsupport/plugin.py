@@ -23,6 +23,8 @@ FIXTURE_MODULES = (
     "testsupport.queries",
     "testsupport.collection",
     "testsupport.interrupt",
+    "testsupport.migrations.runner",
+    "testsupport.migrations.collect",
 )
 
 

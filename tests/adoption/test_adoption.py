@@ -317,7 +317,8 @@ def test_readme_blocks_are_what_the_service_uses_too() -> None:
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert 'testsupport_app = "service.main:create_app"' in pyproject
     assert 'testsupport_sessionmaker = "service.db:make_sessionmaker"' in pyproject
-    readme_keys = re.findall(r"^(testsupport_\w+) = ", readme_block("factory"), re.MULTILINE)
+    blocks = readme_block("factory") + readme_block("migration-checks")
+    readme_keys = re.findall(r"^(testsupport_\w+) = ", blocks, re.MULTILINE)
     assert readme_keys == re.findall(r"^(testsupport_\w+) = ", pyproject, re.MULTILINE)
 
 
