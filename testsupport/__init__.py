@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from testsupport.app import asgi_client, serve
-    from testsupport.config import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.engine import make_test_engine
     from testsupport.factories import factory_session
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
+    from testsupport.migrations.runner import MigrationRunner
+    from testsupport.migrations.source import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.queries import LazyLoadError, Queries
     from testsupport.sqlite import sqlite_savepoints
 
@@ -24,6 +25,7 @@ __all__ = [
     "AppSessionUsedError",
     "LazyLoadError",
     "LoopMismatchError",
+    "MigrationRunner",
     "MigrationsElsewhereError",
     "MigrationsInLoopError",
     "Queries",
@@ -38,8 +40,9 @@ _HOME = {
     "AppSessionUsedError": "testsupport.guard",
     "LazyLoadError": "testsupport.queries",
     "LoopMismatchError": "testsupport.guard",
-    "MigrationsElsewhereError": "testsupport.config",
-    "MigrationsInLoopError": "testsupport.config",
+    "MigrationRunner": "testsupport.migrations.runner",
+    "MigrationsElsewhereError": "testsupport.migrations.source",
+    "MigrationsInLoopError": "testsupport.migrations.source",
     "Queries": "testsupport.queries",
     "asgi_client": "testsupport.app",
     "factory_session": "testsupport.factories",

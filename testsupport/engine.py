@@ -108,5 +108,13 @@ async def schema(engine: AsyncEngine, run_migrations: Migrate, database: str) ->
     if database == "sqlite":
         async with engine.begin() as connection:
             await connection.run_sync(run_migrations)
-    await cleanup.remember_counters(engine)  # the template's sequences, for real-commit tests
     return engine
+
+
+@pytest.fixture(scope="session")
+async def testsupport_sequences(schema: AsyncEngine, running_app: object) -> None:
+    """Where the sequences stand once the app has started (its lifespan may seed rows), before
+    any test: what the restore after a real-commit test sets them back to (testsupport.cleanup).
+    Read here, not at the first real-commit test: `nextval` is never rolled back, so savepoint
+    tests move them."""
+    await cleanup.remember_counters(schema)
