@@ -11,7 +11,8 @@ import random
 
 import pytest
 
-from tests.adoption.apps import readme_block
+from tests.adoption.apps import readme_block, write
+from tests.adoption.shapes import LIFESPAN_APP
 from tests.inner import run_inprocess
 from tests.testdata.apps import seeded_app
 
@@ -68,3 +69,29 @@ def test_in_shuffled_orders_the_seeded_rows_are_there(
 def test_under_xdist(suite: pytest.Pytester) -> None:
     result = suite.runpytest_subprocess("-p", "no:cacheprovider", "-p", "xdist", "-n", "2")
     result.assert_outcomes(passed=12)
+
+
+# The app's lifespan seeds a user (ids from the sequence on PostgreSQL): real-commit tests keep it,
+# and the restore sets the sequence back to where the seed left it, not to before the seed.
+AFTER_THE_LIFESPAN_SEED = """
+import pytest
+
+pytestmark = pytest.mark.db(transaction=True)
+
+
+@pytest.mark.parametrize("n", range(2))
+async def test_a_real_commit_after_the_lifespan_seed(client, n):
+    created = await client.post("/users", json={"email": "new@x"})
+    assert created.status_code == 201, created.text
+    assert created.json()["id"] == 2
+    assert (await client.get("/users")).json() == ["admin@example.com", "new@x"]
+"""
+
+
+def test_the_lifespans_seed_and_its_sequence_survive_real_commit_tests(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(pytester, {**LIFESPAN_APP, "test_users.py": AFTER_THE_LIFESPAN_SEED}, readme_block("module-global"))
+    pytester.syspathinsert()
+    result = run_inprocess(pytester, monkeypatch)
+    result.assert_outcomes(passed=4, deselected=4)
