@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from testsupport.postgres import Migrate, postgres_database, scratch_root
+from testsupport.redact import SecretURL
 
 DATABASES = (
     pytest.param("sqlite", id="sqlite", marks=[pytest.mark.sqlite, pytest.mark.db]),
@@ -32,7 +33,8 @@ def database(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def database_url(database: str, request: pytest.FixtureRequest) -> str:
     """A database of the current target for this session (and xdist worker), migrated or not
-    (the ``schema`` fixture brings it to head either way)."""
+    (the ``schema`` fixture brings it to head either way). A ``str`` whose ``repr`` hides the
+    password (testsupport.redact)."""
     url: str = request.getfixturevalue(f"{database}_url")
     return url
 
@@ -63,7 +65,7 @@ def sqlite_url(sqlite_folder: Path, sqlite_driver: str) -> str:
 def postgres_url(run_migrations: Migrate, migrations_fingerprint: str) -> Iterator[str]:
     """This worker's clone of the run's migrated template database, dropped at the end."""
     with postgres_database(run_migrations, fingerprint=migrations_fingerprint) as url:
-        yield url
+        yield SecretURL(url)
 
 
 @pytest.fixture(scope="session")
@@ -74,4 +76,4 @@ def empty_database_url(database: str, sqlite_folder: Path, sqlite_driver: str) -
         yield f"sqlite+{sqlite_driver}:///{sqlite_folder / 'empty.db'}"
         return
     with postgres_database(None, suffix="_empty") as url:
-        yield url
+        yield SecretURL(url)

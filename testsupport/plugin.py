@@ -36,6 +36,7 @@ def installed_backends() -> list[str]:
 FIXTURE_MODULES = (
     "testsupport.loop",
     "testsupport.databases",
+    "testsupport.redact",
     "testsupport.engine",
     "testsupport.transaction",
     "testsupport.app",
