@@ -62,18 +62,20 @@ def sqlite_url(sqlite_folder: Path, sqlite_driver: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(run_migrations: Migrate, migrations_fingerprint: str) -> Iterator[str]:
+def postgres_url(run_migrations: Migrate, migrations_fingerprint: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """This worker's clone of the run's migrated template database, dropped at the end."""
-    with postgres_database(run_migrations, fingerprint=migrations_fingerprint) as url:
+    with postgres_database(run_migrations, fingerprint=migrations_fingerprint, session=request.session) as url:
         yield SecretURL(url)
 
 
 @pytest.fixture(scope="session")
-def empty_database_url(database: str, sqlite_folder: Path, sqlite_driver: str) -> Iterator[str]:
+def empty_database_url(
+    database: str, sqlite_folder: Path, sqlite_driver: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """A second, unmigrated database of the current target, for tests that migrate up and down
     freely (the shared one stays at head for the savepoint tests)."""
     if database == "sqlite":
         yield f"sqlite+{sqlite_driver}:///{sqlite_folder / 'empty.db'}"
         return
-    with postgres_database(None, suffix="_empty") as url:
+    with postgres_database(None, suffix="_empty", session=request.session) as url:
         yield SecretURL(url)

@@ -22,7 +22,9 @@ def worker_database_name(suffix: str = "") -> str:
 
 
 @contextmanager
-def postgres_database(migrate: Migrate | None, suffix: str = "", fingerprint: str = "") -> Iterator[str]:
+def postgres_database(
+    migrate: Migrate | None, suffix: str = "", fingerprint: str = "", session: pytest.Session | None = None
+) -> Iterator[str]:
     """A database of this session's own: a clone of the migrated template, or empty when
     ``migrate`` is None. Skips (no binaries) or stops the run (bad TEST_POSTGRES_URL) with a
     message that names the fix."""
@@ -40,7 +42,13 @@ def postgres_database(migrate: Migrate | None, suffix: str = "", fingerprint: st
     except PostgresFailedToStart as exc:
         pytest.fail(str(exc), pytrace=False)
     except PostgresMisconfigured as exc:
-        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        if worker() == "main" or session is None:
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        # pytest.exit in an xdist worker is a crash to the controller (an INTERNALERROR that loses
+        # the message). A worker stops instead: this test errors with the message, and xdist ends
+        # the run with it ("Interrupted: ..."), as for -x (xdist's dsession.worker_workerfinished).
+        session.shouldstop = str(exc)
+        pytest.fail(str(exc), pytrace=False)
     try:
         yield url
     finally:
