@@ -138,32 +138,25 @@ def owner_comment(server: Server, database: str) -> str:
 
 
 def sweep_dead_runs(server: Server) -> dict[str, Any]:
-    """Drop the databases of runs whose lock nobody holds any more (their run died), on any
-    host; databases of live runs and databases without an owner record are left alone."""
+    """Drop the databases of runs whose lock nobody holds any more (their run died), on any host;
+    databases of live runs, and databases testsupport did not name, are left alone."""
     import asyncpg
 
-    owned = holder.parse_owned(server.execute(holder.OWNED_DATABASES)[0])
-    dropped: list[str] = []
-    runs = 0
-    for lock_database in sorted({db for _, db in owned}):
-        mine = {run: names for (run, db), names in owned.items() if db == lock_database}
+    # Names first, then locks: a run takes its lock before it creates a database, so a database
+    # seen here belongs to a run whose lock, if it lives, is in the list read after.
+    runs = holder.runs_databases(server.databases())
+    held = {row[0] for row in server.execute(holder.HELD_LOCKS)[0]} if runs else set()
+    dead = {run: names for run, names in runs.items() if holder.lock_key(run) not in held}
 
-        async def sweep(conn: asyncpg.Connection, mine: dict[str, list[str]] = mine) -> None:
-            nonlocal runs
-            for run, names in sorted(mine.items()):
-                key = holder.lock_key(run)
-                if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                    continue  # held: that run is alive
-                try:
-                    runs += 1
-                    for name in names:
-                        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                        dropped.append(name)
-                finally:
-                    await conn.execute("SELECT pg_advisory_unlock($1)", key)
+    async def drop(conn: asyncpg.Connection) -> list[str]:
+        dropped = []
+        for name in [name for names in dead.values() for name in names]:
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except asyncpg.PostgresError:
+                continue  # another role's, say: not ours to drop; the next run tries again
+            dropped.append(name)
+        return dropped
 
-        try:
-            server.run(sweep, database=lock_database)
-        except (OSError, asyncpg.PostgresError):
-            continue  # that database is gone or not ours to reach: we cannot tell, so keep
-    return {"dropped": sorted(dropped), "runs": runs}
+    dropped = server.run(drop) if dead else []
+    return {"dropped": dropped, "runs": len([run for run, names in dead.items() if set(names) & set(dropped)])}
