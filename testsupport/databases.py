@@ -8,13 +8,12 @@ that target runs: ``pytest -k sqlite`` never looks for PostgreSQL.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from testsupport.postgres import Migrate, postgres_database, scratch_root
+from testsupport.postgres import Migrate, postgres_database, run_scratch
 from testsupport.redact import SecretURL
 
 DATABASES = (
@@ -49,8 +48,8 @@ def sqlite_driver(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def sqlite_folder() -> Iterator[Path]:
     """A private folder for this session's (and xdist worker's) SQLite files, on tmpfs when there
-    is one; removed at the end."""
-    folder = Path(tempfile.mkdtemp(prefix="testsupport-sqlite-", dir=scratch_root()))
+    is one; removed at the end, or by the next run if this one is killed."""
+    folder = run_scratch("testsupport-sqlite")
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 

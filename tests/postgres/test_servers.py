@@ -12,14 +12,13 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.inner import alive, popen, run_inprocess
+from tests.inner import alive, popen, run_inprocess, wait_for
 from tests.service_suite import use_service
 from testsupport.pg.embedded import stop_supervisor
 from testsupport.pg.runstate import state_path
@@ -216,25 +215,27 @@ def test_sigkill_of_the_test_run_leaves_no_server(pytester: pytest.Pytester, mon
     use_service(pytester)
     pytester.makepyfile(test_block=BLOCKING_SUITE)
     run = popen(pytester, "-k", "postgres")  # plugins named: no scan of every entry point
-    deadline = time.monotonic() + 60
-    while not marker.exists():
+    try:
+        wait_for(lambda: marker.exists() or run.poll() is not None, "the inner run's server to come up", 60)
         assert run.poll() is None, "the inner run ended before its server came up"
-        assert time.monotonic() < deadline, "the inner run's server did not come up in 60 s"
-        time.sleep(0.02)
-    info = json.loads(marker.read_text())
-    run_dir = Path(info["run_dir"])
-    postmaster = int((run_dir / "data" / "postmaster.pid").read_text().split()[0])
-    processes = [info["supervisor_pid"], postmaster, *_children(postmaster)]
-    assert all(alive(pid) for pid in processes)
+        info = json.loads(marker.read_text())
+        run_dir = Path(info["run_dir"])
+        postmaster = int((run_dir / "data" / "postmaster.pid").read_text().split()[0])
+        processes = [info["supervisor_pid"], postmaster, *_children(postmaster)]
+        assert all(alive(pid) for pid in processes)
 
-    os.kill(run.pid, signal.SIGKILL)
-    run.communicate()
+        os.kill(run.pid, signal.SIGKILL)
+    finally:
+        if run.poll() is None:  # this test failed before its kill: the inner run must not outlive it
+            run.kill()
+        run.communicate()
 
     state_dir = state_path(info["run_id"])
-    deadline = time.monotonic() + 15
-    while any(alive(pid) for pid in processes) or run_dir.exists() or state_dir.exists():
-        assert time.monotonic() < deadline, f"left: {[p for p in processes if alive(p)]}, {run_dir}, {state_dir}"
-        time.sleep(0.02)
+    wait_for(
+        lambda: not any(alive(pid) for pid in processes) and not run_dir.exists() and not state_dir.exists(),
+        f"the server's processes, {run_dir} and {state_dir} to go",
+        15,
+    )
 
 
 WORKER = textwrap.dedent(

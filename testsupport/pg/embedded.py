@@ -29,12 +29,13 @@ from testsupport.pg.errors import PostgresFailedToStart, PostgresUnavailable
 from testsupport.pg.runstate import (
     OWNER_ENV,
     RUN_ID_ENV,
+    end_run,
     join_run,
     keep_child,
     owner_pid,
     pid_alive,
+    run_scratch,
     run_state_dir,
-    state_path,
     stop_child,
 )
 from testsupport.pg.server import Server
@@ -106,14 +107,6 @@ def _runnable_bindir(bindir: Path, entry: Path) -> Path:
     return cache / relative_bindir
 
 
-def scratch_root() -> str:
-    """Where throwaway databases live: tmpfs when it has room (several times faster), else /tmp."""
-    shm = "/dev/shm"  # noqa: S108 - mkdtemp below makes a private folder in it
-    if os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 512 * 2**20:
-        return shm
-    return tempfile.gettempdir()
-
-
 def start_embedded(reuse: bool = False) -> dict[str, Any]:
     """Start a server from the binaries; with ``reuse``, on the cluster kept from the last run
     (unless another run is using it: then a throwaway one)."""
@@ -134,7 +127,7 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
                 os.close(lock_fd)
                 lock_fd = None
         # Short path: a unix socket path is limited to 107 bytes.
-        run_dir = Path(tempfile.mkdtemp(prefix="tspg-", dir=scratch_root()))
+        run_dir = run_scratch("tspg")
         chown_tree(run_dir)
         data = cache / "data" if lock_fd is not None else run_dir / "data"
         if not (data / "PG_VERSION").exists():
@@ -205,6 +198,6 @@ def embedded_server() -> Iterator[Server]:
             stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
     finally:
         if own_run:
-            shutil.rmtree(state_path(), ignore_errors=True)
+            end_run()
             for name in (RUN_ID_ENV, OWNER_ENV):
                 os.environ.pop(name, None)
