@@ -53,4 +53,4 @@ def test_template_is_kept_until_the_migrations_change(
     assert second == "testsupport: embedded PostgreSQL started in N ms, kept cluster; template reused in N ms"
     assert changed == first
     assert again == second
-    assert (own_cache / next(p.name for p in own_cache.iterdir()) / "data" / "PG_VERSION").exists()
+    assert (own_cache / next(p.name for p in own_cache.iterdir()) / "kept" / "data" / "PG_VERSION").exists()

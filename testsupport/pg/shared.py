@@ -86,6 +86,7 @@ def run_report() -> str:
     else:
         kept = ", kept cluster" if info.get("kept_cluster") else ""
         source = f"embedded PostgreSQL started in {info['start_seconds'] * 1000:.0f} ms{kept}"
+    source += "".join(f"; {note}" for note in info.get("notes", []))
     if "template_seconds" not in info:
         return source
     verb = "reused" if info.get("template_reused") else "migrated"
