@@ -30,8 +30,9 @@ from sqlalchemy.engine import make_url
 from testsupport.pg.userserver import URL_ENV
 
 HIDDEN = "***"  # what SQLAlchemy's render_as_string(hide_password=True) writes
-# scheme://user:PASSWORD@ (RFC 3986 userinfo); the password may not hold an unescaped @.
-_IN_URL = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:'\"]*:)[^\s@'\"]+(?=@)")
+# scheme://user:PASSWORD@ (RFC 3986 userinfo: an @ or / in a password is percent-encoded), so
+# https://host:443/users/@me keeps its port.
+_IN_URL = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:'\"]*:)[^\s/@'\"]+(?=@)")
 _known: set[str] = set()
 
 
