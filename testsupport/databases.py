@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from testsupport.postgres import Migrate, postgres_database, run_scratch
-from testsupport.redact import SecretURL
 
 DATABASES = (
     pytest.param("sqlite", id="sqlite", marks=[pytest.mark.sqlite, pytest.mark.db]),
@@ -64,7 +63,7 @@ def sqlite_url(sqlite_folder: Path, sqlite_driver: str) -> str:
 def postgres_url(run_migrations: Migrate, migrations_fingerprint: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """This worker's clone of the run's migrated template database, dropped at the end."""
     with postgres_database(run_migrations, fingerprint=migrations_fingerprint, session=request.session) as url:
-        yield SecretURL(url)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -77,4 +76,4 @@ def empty_database_url(
         yield f"sqlite+{sqlite_driver}:///{sqlite_folder / 'empty.db'}"
         return
     with postgres_database(None, suffix="_empty", session=request.session) as url:
-        yield SecretURL(url)
+        yield url

@@ -146,7 +146,8 @@ def test_a_database_whose_owner_record_never_came_is_swept_all_the_same(own_serv
     """A kill between CREATE DATABASE and its COMMENT left a database no run ever swept (and the
     URL check's `test_<run>_probe` for good): the run is in the name, so the name is enough."""
     dead, live = uuid.uuid4().hex[:10], uuid.uuid4().hex[:10]
-    names = [f"test_{dead}_main", f"test_{dead}_probe", f"test_{live}_gw0_empty", f"test_{dead}_mine"]
+    dead_names = [f"test_{dead}_gw1_migrations3", f"test_{dead}_main", f"test_{dead}_probe"]
+    names = [*dead_names, f"test_{live}_gw0_empty", f"test_{dead}_mine"]
     for name in names:
         own_server.create_database(name)  # no COMMENT: killed right after the CREATE
 
@@ -161,7 +162,7 @@ def test_a_database_whose_owner_record_never_came_is_swept_all_the_same(own_serv
         for name in names:
             own_server.drop_database(name)
 
-    assert sorted(swept["dropped"]) == [f"test_{dead}_main", f"test_{dead}_probe"]
+    assert sorted(swept["dropped"]) == dead_names
     assert swept["runs"] == 1
     assert f"test_{live}_gw0_empty" in left  # its run is alive
     assert f"test_{dead}_mine" in left  # not a name testsupport gives

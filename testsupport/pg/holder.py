@@ -70,11 +70,11 @@ def comment_sql(database: str, record: dict[str, Any]) -> str:
     return f"COMMENT ON DATABASE \"{database}\" IS '{text}'"
 
 
-# The names testsupport gives a run's databases (pg.template, pg.workerdb; `_probe` from versions
-# that made one to check the URL): the owner's run id is in the first statement that makes one,
-# CREATE DATABASE. The COMMENT that follows is for the person reading \\l+; a kill between the two
-# statements must leave nothing that is not swept.
-RUN_DATABASE = re.compile(r"test_(?P<run>[0-9a-f]{10})_(?:template|probe|main|gw[0-9]+)(?:_empty)?")
+# The names testsupport gives a run's databases (pg.template; pg.workerdb, with any suffix its
+# callers add; `_probe` from versions that made one to check the URL): the owner's run id is in
+# the first statement that makes one, CREATE DATABASE. The COMMENT that follows is for the person
+# reading \l+; a kill between the two statements must leave nothing that is not swept.
+RUN_DATABASE = re.compile(r"test_(?P<run>[0-9a-f]{10})_(?:template|probe|main|gw[0-9]+)(?:_[a-z0-9_]+)?")
 # Advisory locks held anywhere in the cluster: pg_locks shows every database's, to every role; a
 # bigint key is split into classid (high half) and objid (low half), objsubid 1.
 # https://www.postgresql.org/docs/current/view-pg-locks.html
