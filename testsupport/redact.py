@@ -93,11 +93,11 @@ def _scrubbed(value: Any) -> Any:
         items = [_scrubbed(item) for item in value]
         return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for field in dataclasses.fields(value):
-            current = getattr(value, field.name)
+        # Every attribute, not only the fields: CollectErrorRepr sets its own in __init__.
+        for name, current in list(vars(value).items()):
             new = _scrubbed(current)
             if new is not current:
-                object.__setattr__(value, field.name, new)
+                object.__setattr__(value, name, new)
         return value
     return value
 
