@@ -9,7 +9,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -18,6 +18,9 @@ from testsupport.pg.holder import comment_sql, runs_databases
 from testsupport.pg.runstate import info_path, read_json, reuse, run_id, run_lock, write_json
 from testsupport.pg.server import Server, in_thread
 from testsupport.pg.userserver import owner_comment
+
+if TYPE_CHECKING:  # imported where it connects
+    import asyncpg
 
 Migrate = Callable[[Connection], None]
 KEPT_PREFIX = "test_template_"
@@ -100,8 +103,7 @@ def kept_template(server: Server, migrate: Migrate, fingerprint: str, info: dict
         except asyncpg.DuplicateDatabaseError:  # another run built it meanwhile: use that one
             server.drop_database(building)
             reused = True
-    server.execute(comment_sql(name, {"testsupport_kept": fingerprint, "used": time.time()}))
-    _prune_templates(server, keep=name)
+    server.run(lambda conn: _mark_used_and_prune(conn, name, fingerprint))  # one connection
     return name, reused
 
 
@@ -112,10 +114,12 @@ def _last_used(comment: str | None) -> float:
         return 0.0  # kept by a version that did not record it: the first to go
 
 
-def _prune_templates(server: Server, keep: str) -> None:
+async def _mark_used_and_prune(conn: asyncpg.Connection, name: str, fingerprint: str) -> None:
+    """Record that ``name`` was used now; drop the least recently used beyond the bound."""
     import asyncpg
 
-    rows = sorted(server.execute(KEPT_TEMPLATES)[0], key=lambda row: _last_used(row[1]), reverse=True)
-    for name, _ in [row for row in rows if row[0] != keep][KEEP_TEMPLATES - 1 :]:
+    await conn.execute(comment_sql(name, {"testsupport_kept": fingerprint, "used": time.time()}))
+    rows = sorted(await conn.fetch(KEPT_TEMPLATES), key=lambda row: _last_used(row[1]), reverse=True)
+    for other, _ in [row for row in rows if row[0] != name][KEEP_TEMPLATES - 1 :]:
         with contextlib.suppress(asyncpg.PostgresError):  # being cloned right now: next time
-            server.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f'DROP DATABASE IF EXISTS "{other}"')
