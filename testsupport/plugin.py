@@ -17,6 +17,7 @@ from testsupport.constants import BACKENDS, KEYS, installed_backends
 FIXTURE_MODULES = (
     "testsupport.loop",
     "testsupport.databases",
+    "testsupport.redact",
     "testsupport.engine",
     "testsupport.transaction",
     "testsupport.app",

@@ -95,7 +95,9 @@ def _reflect(connection: Connection, table: str) -> Table:
 
 
 @pytest.fixture
-def migration_database_url(database: str, sqlite_folder: Path, sqlite_driver: str) -> Iterator[str]:
+def migration_database_url(
+    database: str, sqlite_folder: Path, sqlite_driver: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """A new, empty database of the current target for one test (the run's server; never the
     template the other tests clone), dropped after it."""
     serial = next(_serial)
@@ -104,7 +106,8 @@ def migration_database_url(database: str, sqlite_folder: Path, sqlite_driver: st
         yield f"sqlite+{sqlite_driver}:///{path}"
         path.unlink(missing_ok=True)
     elif database == "postgres":
-        with postgres_database(None, suffix=f"_migrations{serial}") as url:
+        # session=: a bad TEST_POSTGRES_URL met here stops the run (under xdist too), not each test.
+        with postgres_database(None, suffix=f"_migrations{serial}", session=request.session) as url:
             yield url
     else:  # a target added to testsupport.databases.DATABASES needs its empty database here too
         pytest.fail(f"migration_database_url has no empty database for the {database!r} target", pytrace=False)
