@@ -34,8 +34,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstanceState, Mapper, ORMExecuteState, QueryContext, Session
 from sqlalchemy.orm.base import instance_state
 
+from testsupport.redact import HIDDEN
+
 _CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")
-# Parameter names whose values never reach a message.
+# Parameter names whose values never reach a message (URLs with a password in any report are
+# testsupport.redact's).
 SECRET = re.compile(r"pass|pwd|secret|token|key|hash|salt|credential|auth|otp|pin(_|$)", re.IGNORECASE)
 _SHOWN_SETS = 3  # of an executemany
 _SHOWN_CHARS = 80  # of one value
@@ -56,7 +59,7 @@ def shown_parameters(connection: Connection, context: ExecutionContext | None) -
     def one(values: dict[str, Any]) -> str:
         items = []
         for name, value in values.items():
-            text = "'***'" if SECRET.search(name) else repr(value)
+            text = repr(HIDDEN) if SECRET.search(name) else repr(value)
             items.append(f"{name}={text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + '...'}")
         return "{" + ", ".join(items) + "}"
 
