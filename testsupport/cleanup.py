@@ -1,16 +1,18 @@
 """After a real-commit test (``@pytest.mark.db(transaction=True)``): the database put back to the
-migrated template, in place.
+migrated template (and what the app's lifespan wrote at start-up), in place.
 
 The first real-commit test of a session (per engine) snapshots the database before its body runs,
-when it still equals the template (every earlier test was rolled back or restored): the rows of
-every table that has any (what the migrations seeded, ``alembic_version`` too) and each sequence's
-position. After each real-commit test one query compares every table and sequence with the
-snapshot (an empty table: ``EXISTS``; a seeded one: its rows as text), and only what differs is
-put back, in one transaction: those tables, and every table whose foreign keys point into them,
-are emptied and refilled from the snapshot, then the changed sequences are set back. No
-connection is closed, so the engine, its pool and the app on it stay valid. Chosen by
-measurement against truncating every table, re-cloning the database and copying the SQLite file:
-``benchmarks/restore.py`` (the README's "Real commits").
+when it still is that state (every earlier test was rolled back or restored): the rows of every
+table that has any (what the migrations seeded, ``alembic_version`` too). The sequences' positions
+are read earlier (``remember_counters``, from the ``testsupport_sequences`` fixture, before any
+test: savepoint tests move them, ``nextval`` is never rolled back). After each real-commit test
+one query compares every table and sequence with the snapshot (an empty table: ``EXISTS``; a
+seeded one: its rows as text), and only what differs is put back, in one transaction: those
+tables, and every table whose foreign keys point into them, are emptied and refilled from the
+snapshot, then the changed sequences are set back. No connection is closed, so the engine, its
+pool and the app on it stay valid. Chosen by measurement against truncating every table,
+re-cloning the database and copying the SQLite file: ``benchmarks/restore.py`` (the README's
+"Rows your migrations seed survive real-commit tests").
 
 Per dialect (``DIALECTS``): how a table is compared, emptied and refilled, and what its sequences
 are. A dialect missing there stops the first real-commit test with a message naming the fix.
