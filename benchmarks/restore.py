@@ -5,8 +5,7 @@ referring to the first).
     uv run python benchmarks/restore.py [--tests 200] [--rounds 3]
 
 Two tables. First, the clean-up call alone, in this process: write two rows and commit, then time
-one candidate, the candidates taking turns (the fresh copy, which closes the pool, after the
-others), 300 times each (--calls), medians. Second, whole
+one candidate, 300 times each (--calls), one candidate after the other, medians. Second, whole
 pytest runs as isolation.py does them: each suite is N tests that insert two rows and commit.
 Rows: savepoint mode (no restore: the floor), and real-commit mode
 (``@pytest.mark.db(transaction=True)``) with each candidate put in place of
@@ -197,9 +196,9 @@ def write_suite(folder: Path, schema: str, conftest: str | None, tests: int) -> 
 
 def candidates(engine: AsyncEngine, pristine: Callable[[], object]) -> dict[str, Callable[[], Awaitable[None]]]:
     """The clean-ups to compare, on this engine: the suites' conftest code, run here."""
+    saved = cleanup.restore
     old: dict[str, Any] = {}
     exec(OLD, old)  # noqa: S102 - our own constant: the same code the pytest rows run
-    saved = cleanup.restore
     cleanup.restore = saved  # OLD rebinds it; this process keeps testsupport's
 
     async def fresh() -> None:
@@ -222,9 +221,10 @@ async def time_calls(
         pass  # the snapshot
     timings: dict[str, list[float]] = defaultdict(list)
     chosen = candidates(engine, pristine)
-    # The fresh copy closes the pool: its turns come last, so the others never pay for the new
-    # connections (and their prepared statements) it leaves them.
-    for group in (list(chosen)[:-1], list(chosen)[-1:]):
+    # One candidate after another, not taking turns: a TRUNCATE invalidates the other's cached
+    # plans for those tables, and the fresh copy closes the pool (new connections, statements
+    # prepared again), so taking turns each paid for the other's work.
+    for group in ([name] for name in chosen):
         for i in range(calls):
             for name in group:
                 async with engine.begin() as connection:
@@ -289,6 +289,7 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=200, help="tests per suite (default 200)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--calls", type=int, default=300, help="timed clean-up calls per candidate (default 300)")
+    parser.add_argument("--calls-only", action="store_true", help="only the first table (no pytest runs)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-restore-"))
@@ -299,7 +300,7 @@ def main() -> None:
         calls = measure_calls(server, work, args.calls)
         env = bench_env(server)
         plan = []
-        for s_index, schema in enumerate(SCHEMAS):
+        for s_index, schema in enumerate(SCHEMAS if not args.calls_only else ()):
             for index, (name, conftest) in enumerate(STRATEGIES.items()):
                 folder = work / f"s{s_index}-{index}"
                 write_suite(folder, schema, conftest, args.tests)
@@ -327,6 +328,8 @@ def main() -> None:
             print(
                 f"| {schema} | {name} | {calls[schema, name, 'sqlite']:.2f} | {calls[schema, name, 'postgres']:.2f} |"
             )
+    if args.calls_only:
+        return
     print(f"\n{args.tests} tests per suite (two INSERTs and a commit each), {args.rounds} rounds, medians")
     print("| schema | strategy | SQLite ms/test | restore cost | PostgreSQL ms/test | restore cost |")
     print("|---|---|---|---|---|---|")
