@@ -13,7 +13,8 @@ builds from settings):
 https://docs.sqlalchemy.org/en/20/core/events.html#sqlalchemy.events.DialectEvents.do_connect
 https://docs.sqlalchemy.org/en/20/core/events.html#sqlalchemy.events.PoolEvents.checkout
 
-Engine creation has no event, so ``Engine.__init__`` is wrapped: it records each engine's URL
+Engine creation is recorded through the dialect class's ``engine_created`` hook (create_engine calls it on
+every engine it returns; nothing SQLAlchemy inspects is replaced): it records each engine's URL
 (password hidden) and the code that created it, for the messages, and adds the pool listener. An
 engine made before testsupport loaded is still refused new connections by ``do_connect``.
 
@@ -163,6 +164,8 @@ class Net:
     def seen(self, engine: Engine) -> None:
         """An engine was created: remember its URL and where, and whether it is the test engine."""
         # Built by the running test itself (its body or a function-scoped fixture), not shared.
+        if engine.dialect in self.engines:  # the hook runs twice when a dialect names another class
+            return
         own = self.mode is not Mode.IDLE and not self.fixtures
         self.engines[engine.dialect] = EngineInfo(
             engine.url.render_as_string(hide_password=True), _creation_site(), self.test if own else 0
@@ -458,19 +461,24 @@ def install(config: pytest.Config) -> None:
 
 def install_listeners() -> None:
     """The process-wide part: the engine-creation record and the class-level listeners."""
-    original_init = Engine.__init__
+    original = Dialect.__dict__["engine_created"]
 
-    def recording_init(self: Engine, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        NET.seen(self)
+    # `create_engine` calls the dialect class's `engine_created` hook on every engine it returns
+    # (sqlalchemy/engine/create.py). Wrapping `Engine.__init__` instead hid the keywords
+    # create_engine reads from that signature (util.get_cls_kwargs: `echo=`, `execution_options=`
+    # were refused as invalid arguments).
+    # https://docs.sqlalchemy.org/en/20/core/internals.html#sqlalchemy.engine.Dialect.engine_created
+    def recording(cls: type[Dialect], engine: Engine) -> None:
+        original.__func__(cls, engine)
+        NET.seen(engine)
 
-    Engine.__init__ = recording_init  # type: ignore[method-assign]
+    Dialect.engine_created = classmethod(recording)  # type: ignore[method-assign,assignment]
     event.listen(Engine, "do_connect", NET._on_do_connect)
     NET.active = True
 
     def remove() -> None:
         NET.active = False
-        Engine.__init__ = original_init  # type: ignore[method-assign]
+        Dialect.engine_created = original  # type: ignore[method-assign]
         event.remove(Engine, "do_connect", NET._on_do_connect)
 
     _installed.append(remove)

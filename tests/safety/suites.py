@@ -45,6 +45,15 @@ def create_app(sessionmaker=None):
     return app
 """
 
+# The same app, its module engine built with the keywords every template passes (issue 19: the net
+# once hid them from create_engine, which refused `echo=` and `execution_options=`). Doubled braces:
+# the app is str.format()ted like OWN_ENGINE_APP.
+KEYWORDS_APP = OWN_ENGINE_APP.replace(
+    'make_engine(os.environ["APP_DATABASE_URL"])',
+    'create_async_engine(\n    os.environ["APP_DATABASE_URL"], echo=False, pool_pre_ping=True, '
+    'execution_options={{"logging_token": "app"}}\n)',
+).replace("from service.db import make_engine", "from sqlalchemy.ext.asyncio import create_async_engine")
+
 OWN_ENGINE_WRONG_SESSIONS = "SessionLocal  # the module's own, whatever it is given"
 OWN_ENGINE_RIGHT_SESSIONS = "sessionmaker or SessionLocal  # the tests hand it theirs"
 

@@ -22,6 +22,7 @@ from tests.safety.suites import (
     COMMIT,
     COMMIT_MESSAGE,
     FOREIGN_ENGINE_MESSAGE,
+    KEYWORDS_APP,
     LIFESPAN_APP,
     LIFESPAN_MESSAGE,
     LIFESPAN_RIGHT,
@@ -187,11 +188,16 @@ def test_with_testsupport_the_apps_own_engine_is_blocked_and_the_settings_databa
 
 
 def run_own_engine_app(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str, sessions: str
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    sentinel_url: str,
+    database: str,
+    sessions: str,
+    app: str = OWN_ENGINE_APP,
 ) -> pytest.RunResult:
     """The factory app whose settings name the sentinel database, with ``sessions`` as its way to them."""
     monkeypatch.setenv("APP_DATABASE_URL", sentinel_url)
-    app = OWN_ENGINE_APP.format(sessions=sessions)
+    app = app.format(sessions=sessions)
     return run(pytester, monkeypatch, OWN_ENGINE_TESTS, "-k", database, app=app)
 
 
@@ -209,6 +215,15 @@ def test_the_fix_hands_the_app_the_tests_sessions(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str
 ) -> None:
     result = run_own_engine_app(pytester, monkeypatch, sentinel_url, database, OWN_ENGINE_RIGHT_SESSIONS)
+    result.assert_outcomes(passed=1, deselected=3)
+    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
+
+
+def test_a_module_engine_made_with_echo_pre_ping_and_execution_options_adopts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str
+) -> None:
+    app = KEYWORDS_APP
+    result = run_own_engine_app(pytester, monkeypatch, sentinel_url, database, OWN_ENGINE_RIGHT_SESSIONS, app)
     result.assert_outcomes(passed=1, deselected=3)
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
