@@ -106,7 +106,7 @@ async def measure(folder: Path) -> tuple[float, float]:
     plain_engine = make_engine(f"sqlite+syncsqlite:///{folder / 'plain.db'}")
     net.install_listeners()
     engine = make_engine(f"sqlite+syncsqlite:///{folder / 'net.db'}")  # recorded by the net
-    net.NET.watch_test_engine(engine.sync_engine)
+    net.NET.test_dialects.add(engine.sync_engine.dialect)
     net.uninstall()
     without, with_net = [], []
     try:
@@ -137,7 +137,7 @@ def own_code_us(dialect: Any) -> float:
                 drive(plugin.pytest_fixture_setup(fixturedef))
             plugin.pytest_runtest_call(item)  # type: ignore[arg-type]
             net.NET.current, net.NET.grants = dialect, 1
-            net.NET._on_checkout(dialect)
+            net.NET.check(dialect, consume=True)
             plugin.pytest_runtest_teardown(item)  # type: ignore[arg-type]
         rounds.append((time.perf_counter() - started) / (TESTS * 10) * 1e6)
     return statistics.median(rounds)
@@ -149,7 +149,7 @@ def main() -> None:
     net.install_listeners()
     try:
         engine = make_engine("sqlite+syncsqlite://")
-        net.NET.watch_test_engine(engine.sync_engine)
+        net.NET.test_dialects.add(engine.sync_engine.dialect)
         own = own_code_us(engine.sync_engine.dialect)
     finally:
         net.uninstall()

@@ -66,7 +66,8 @@ async def test_create_user(client):
 FOREIGN_ENGINE_MESSAGE = (
     "*ForeignEngineError: test_suite.py::test_create_user[[]asyncio-*[]] uses testsupport's database, but a "
     "connection was opened on the engine for {url}, created at *service/db.py:* (make_engine), called from "
-    "ownapp.py:* (<module>). That is not the test's engine: its reads and writes go to another database, "
+    "ownapp.py:* (<module>) (at ownapp.py:* (create_user), during *). That is not the test's engine: its reads "
+    "and writes go to another database, "
     "outside the test's transaction, and are never rolled back. Fix: hand the app the test's sessions: set "
     "testsupport_sessionmaker to the async_sessionmaker its handlers use *, or have the factory named by "
     "testsupport_app use the `sessionmaker=` / `engine=` it is given instead of building its own from settings*"
@@ -220,7 +221,8 @@ MISUSE_MESSAGES = [
     "*TestEngineMisuseError: test_suite.py::test_b_closing_the_tests_connection[[]*[]] called "
     "`db_connection.close()` on its connection's outer transaction*",
     "*TestEngineMisuseError: fixture `seeded` used the test engine (the engine for *) outside any test's "
-    "transaction: what it writes is committed for real and leaks into every later test*",
+    "transaction (at test_suite.py:* (seeded), during the set-up of module-scoped fixture `seeded`): what it "
+    "writes is committed for real and leaks into every later test*",
     "*DatabaseBlockedError: test_suite.py::test_d_no_database_but_the_app_reaches_for_it[[]*[]] did not ask for "
     "the database, but it used the app's sessionmaker, which outside the `app` fixture is bound to no database*"
     "Fix: request `client` or `app`*",

@@ -178,7 +178,8 @@ def test_with_testsupport_the_apps_own_engine_is_blocked_and_the_settings_databa
     result.stdout.fnmatch_lines(
         [
             "*DatabaseBlockedError: test_app_own_engine_from_settings.py::test_create_user did not ask for the "
-            f"database, but it used the engine for {shown(sentinel_url)}, created at settingsapp.py:* (<module>).*"
+            f"database, but it used the engine for {shown(sentinel_url)}, created at settingsapp.py:* (<module>) "
+            "(at settingsapp.py:* (create_user), during *)*"
         ]
     )
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
