@@ -101,7 +101,7 @@ async def round_us(engine: AsyncEngine, with_net: bool, plugin: net.NetPlugin, i
 
 async def measure(folder: Path) -> tuple[float, float]:
     """Rounds without and with the net alternate, so a busy machine slows both alike."""
-    plugin, item = net.NetPlugin(), FakeItem()
+    plugin, item = net.NetPlugin(owner=True), FakeItem()
     plugin.pytest_collection_modifyitems([item])  # type: ignore[list-item]
     plain_engine = make_engine(f"sqlite+syncsqlite:///{folder / 'plain.db'}")
     net.install_listeners()
@@ -126,7 +126,7 @@ async def measure(folder: Path) -> tuple[float, float]:
 def own_code_us(dialect: Any) -> float:
     """The net's own per-test code alone (hooks, fixture bookkeeping, one checkout check), with no
     database work around it: steadier than the difference above on a busy machine."""
-    plugin, item = net.NetPlugin(), FakeItem()
+    plugin, item = net.NetPlugin(owner=True), FakeItem()
     plugin.pytest_collection_modifyitems([item])  # type: ignore[list-item]
     rounds = []
     for _ in range(ROUNDS):

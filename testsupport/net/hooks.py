@@ -4,7 +4,7 @@ the plan made once at collection: they run for every test."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from inspect import iscoroutinefunction
 from typing import Any
 
@@ -78,11 +78,10 @@ def refusals_text(refused: list[NetError], count: int) -> str:
 
 
 class NetPlugin:
-    def __init__(self, uninstall: Callable[[], None] | None = None) -> None:
-        """``uninstall``: given to the run that installed the listeners, which removes them at its end.
-        An inline pytester run inside a run shares them and NET: it gives the outer run its state back."""
-        self.uninstall = uninstall
-        self.saved: Net | None = None if uninstall else NET.snapshot()
+    def __init__(self, owner: bool) -> None:
+        """``owner``: the run that installed the listeners. An inline pytester run inside a run shares
+        them and NET: it gives the outer run its state back at its end."""
+        self.saved: Net | None = None if owner else NET.snapshot()
         NET.stage, NET.mode, NET.fixtures, NET.trusted = Stage.IMPORT, Mode.IDLE, [], 0
         NET.refused, NET.refusals = [], 0
         self.leftover: tuple[list[NetError], int] = ([], 0)
@@ -170,9 +169,11 @@ class NetPlugin:
             terminalreporter.line(refusals_text(refused, count).replace("did not fail here", "no test reported"))
 
     def pytest_unconfigure(self) -> None:
-        if self.uninstall is not None:
-            self.uninstall()
-        elif self.saved is not None:
+        # The owner leaves the listeners on, refusing all but testsupport's own work until the process
+        # ends: a daemon thread still writing after the session would otherwise get through.
+        if self.saved is None:
+            NET.stage, NET.mode, NET.fixtures, NET.trusted = Stage.END, Mode.IDLE, [], 0
+        else:
             NET.restore(self.saved)
 
 

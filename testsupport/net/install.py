@@ -16,12 +16,12 @@ _installed: list[Callable[[], None]] = []
 
 
 def install(config: pytest.Config) -> None:
-    """Watch every engine for this session (called from the plugin's pytest_configure). An inline
-    pytester run inside a run shares the listeners; only the run that installed them removes them."""
+    """Watch every engine from now until the process ends (called from the plugin before the first
+    conftest.py is imported). An inline pytester run inside a run shares the listeners."""
     owner = not _installed
     if owner:
         install_listeners()
-    config.pluginmanager.register(NetPlugin(uninstall if owner else None), "testsupport-net")
+    config.pluginmanager.register(NetPlugin(owner), "testsupport-net")
 
 
 def install_listeners() -> None:
@@ -56,5 +56,6 @@ def install_listeners() -> None:
 
 
 def uninstall() -> None:
+    """Remove the listeners (benchmarks/net_cost.py; a run leaves them on)."""
     while _installed:
         _installed.pop()()

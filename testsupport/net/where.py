@@ -11,10 +11,12 @@ import gc
 import importlib
 import os
 import sys
+import sysconfig
 import threading
 import weakref
 from collections.abc import Iterator
 from types import CodeType, FrameType
+from typing import Any
 
 import _pytest
 import anyio
@@ -36,7 +38,10 @@ _NOT_CREATORS = (
     "<",
 )
 # Never the code that used an engine: the libraries between it and the net's listener.
-_NOT_USERS = (*_LIBRARIES, _NET, threading.__file__, contextlib.__file__, "<")
+_RUNNER = tuple(os.path.dirname(m.__file__ or "") for m in (_pytest, pytest, pluggy))
+_NOT_USERS = (*_LIBRARIES, _NET)
+_INSTALLED = tuple({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+_NOT_USERS += (threading.__file__, contextlib.__file__, "<")
 
 
 def _shown(path: str) -> str:
@@ -80,12 +85,21 @@ def creation_site(limit: int = 2) -> str:
     return ", called from ".join(sites) or "an unknown place"
 
 
-def code_site() -> str:
-    """The innermost frame outside the libraries: the code that used the engine."""
+def code_site(limit: int = 2) -> str:
+    """The innermost frames outside the libraries: the code that used the engine, and its caller."""
+    sites = []
     for frame in _stack(sys._getframe(1)):
-        if not frame.f_code.co_filename.startswith(_NOT_USERS):
-            return _frame(frame)
-    return "an unknown place"
+        path = frame.f_code.co_filename
+        if path.startswith(_RUNNER):
+            break  # pytest calling a test or fixture: what is below is the test run itself
+        # testsupport's own modules wrap the tests and fixtures (its pitfall suites are user code)
+        if sites and path.startswith(_INSTALLED):
+            break  # the caller is a framework (FastAPI calling the handler): the code is the first site
+        if not path.startswith(_NOT_USERS) and os.path.dirname(path) != _TESTSUPPORT:
+            sites.append(_frame(frame))
+            if len(sites) == limit or frame.f_code.co_name == "<module>":
+                break
+    return ", called from ".join(sites) or "an unknown place"
 
 
 def actor(test_code: CodeType | None) -> str:
@@ -102,10 +116,14 @@ def actor(test_code: CodeType | None) -> str:
         return ""
     if task is None:
         return ""
-    code = getattr(task.get_coro(), "cr_code", None)
-    if code is None or code is test_code or code.co_filename.startswith((_TESTSUPPORT, *_LIBRARIES)):
+    coro: Any = task.get_coro()
+    code = getattr(coro, "cr_code", None)
+    if code is None or code is test_code or code.co_name == "_run_tests_and_fixtures":  # the test, the runner
         return ""
-    return f"task `{task.get_name()}` (running {code.co_qualname if hasattr(code, 'co_qualname') else code.co_name})"
+    if not code.co_filename.startswith((_TESTSUPPORT, *_LIBRARIES)):
+        return f"task `{task.get_name()}` (running {getattr(code, 'co_qualname', code.co_name)})"
+    # A library's wrapper: anyio names a task group's task after its function ("Task-N" is asyncio's).
+    return "" if task.get_name().startswith("Task-") else f"task `{task.get_name()}`"
 
 
 _unrecorded: weakref.WeakKeyDictionary[Dialect, str] = weakref.WeakKeyDictionary()
