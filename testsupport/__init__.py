@@ -16,15 +16,20 @@ if TYPE_CHECKING:
     from testsupport.config import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.engine import make_test_engine
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
+    from testsupport.net import DatabaseBlockedError, ForeignEngineError, TestEngineMisuseError, allow_other_engines
     from testsupport.queries import Queries
     from testsupport.sqlite import sqlite_savepoints
 
 __all__ = [
     "AppSessionUsedError",
+    "DatabaseBlockedError",
+    "ForeignEngineError",
     "LoopMismatchError",
     "MigrationsElsewhereError",
     "MigrationsInLoopError",
     "Queries",
+    "TestEngineMisuseError",
+    "allow_other_engines",
     "asgi_client",
     "make_test_engine",
     "serve",
@@ -33,10 +38,14 @@ __all__ = [
 
 _HOME = {
     "AppSessionUsedError": "testsupport.guard",
+    "DatabaseBlockedError": "testsupport.net",
+    "ForeignEngineError": "testsupport.net",
     "LoopMismatchError": "testsupport.guard",
     "MigrationsElsewhereError": "testsupport.config",
     "MigrationsInLoopError": "testsupport.config",
     "Queries": "testsupport.queries",
+    "TestEngineMisuseError": "testsupport.net",
+    "allow_other_engines": "testsupport.net",
     "asgi_client": "testsupport.app",
     "make_test_engine": "testsupport.engine",
     "serve": "testsupport.app",

@@ -246,3 +246,36 @@ from sqlalchemy import text
 def test_sync(db_session):
     db_session.execute(text("SELECT 1"))
 """
+
+# A session fixture that must reach a database of its own (an external service's): allowed inside
+# `allow_other_engines()`, and only there.
+ALLOWED = """
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import testsupport
+
+
+@pytest.fixture(scope="session")
+def external(tmp_path_factory):
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('external') / 'external.db'}")
+
+    async def ping():
+        async with engine.connect() as connection:
+            return await connection.scalar(text("SELECT 1"))
+
+    with testsupport.allow_other_engines():
+        assert asyncio.run(ping()) == 1
+    return ping
+
+
+def test_allowed(external):
+    pass
+
+
+def test_not_allowed_outside_it(external):
+    asyncio.run(external())
+"""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.safety.escapes import (
+    ALLOWED,
     AT_IMPORT,
     EARLY_PLUGIN,
     EARLY_TESTS,
@@ -201,4 +202,14 @@ def test_a_sync_test_using_db_session_fails_naming_the_fix(
     assert failed_passed_skipped(result) == (1, 0, 0)
     result.stdout.fnmatch_lines(
         ["*test_sync[[]*[]] is a plain `def` test but requests `db_session`*Fix: make it `async def`*"]
+    )
+
+
+def test_allow_other_engines_lets_a_fixture_reach_a_database_of_its_own_there_only(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str
+) -> None:
+    result = escape(pytester, monkeypatch, sentinel_url, ALLOWED)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*DatabaseBlockedError: test_suite.py::test_not_allowed_outside_it did not ask for the database, but it *"]
     )

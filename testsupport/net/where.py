@@ -87,7 +87,7 @@ def creation_site(limit: int = 2) -> str:
 
 def code_site(limit: int = 2) -> str:
     """The innermost frames outside the libraries: the code that used the engine, and its caller."""
-    sites = []
+    sites: list[str] = []
     for frame in _stack(sys._getframe(1)):
         path = frame.f_code.co_filename
         if path.startswith(_RUNNER):
