@@ -279,3 +279,12 @@ def test_allowed(external):
 def test_not_allowed_outside_it(external):
     asyncio.run(external())
 """
+
+# An old conftest.py kept by mistake, writing at import (before any test module is collected).
+CONFTEST_AT_IMPORT = """
+import asyncio
+
+from ownapp import write
+
+asyncio.run(write("conftest@example.com"))
+"""

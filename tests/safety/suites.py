@@ -1,4 +1,4 @@
-"""Inner suites for the safety net (testsupport/net.py), each configured by ini keys as the README's
+"""Inner suites for the safety net (testsupport/net/), each configured by ini keys as the README's
 adoption section says: an app module (``ownapp.py``) named by ``testsupport_app``, or the service
 itself (tests/service_suite.py). APP_DATABASE_URL is the database the app's settings name (a
 throwaway "sentinel" database holding rows the run must not touch). The pitfall

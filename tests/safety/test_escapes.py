@@ -12,6 +12,7 @@ import pytest
 from tests.safety.escapes import (
     ALLOWED,
     AT_IMPORT,
+    CONFTEST_AT_IMPORT,
     EARLY_PLUGIN,
     EARLY_TESTS,
     ESCAPE_APP,
@@ -61,6 +62,24 @@ def test_a_write_at_import_is_refused(
         [
             f"*DatabaseBlockedError: {created(sentinel_url)} was used at ownapp.py:* (write), called from "
             f"test_suite.py:* (<module>), * during start-up (the import of the project's modules*), {OUTSIDE}"
+        ]
+    )
+    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
+
+
+def test_a_conftest_writing_at_import_is_refused(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str
+) -> None:
+    # In a process of its own: a conftest.py that fails to import ends the run before
+    # pytest_configure, so an inline run would not give the outer run its state back.
+    pytester.makeconftest(CONFTEST_AT_IMPORT)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))  # the initial conftest imports before `pythonpath`
+    result = escape(pytester, monkeypatch, sentinel_url, AT_IMPORT.replace("asyncio.run", "# "), subprocess=True)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"*DatabaseBlockedError: {created(sentinel_url)} was used at ownapp.py:* (write), called from "
+            f"conftest.py:* (<module>), * during start-up (the import of the project's modules*), {OUTSIDE}"
         ]
     )
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
