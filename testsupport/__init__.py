@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from testsupport.app import asgi_client, serve
-    from testsupport.config import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.engine import make_test_engine
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
+    from testsupport.migrations.runner import MigrationRunner
+    from testsupport.migrations.source import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.net import DatabaseBlockedError, ForeignEngineError, TestEngineMisuseError, allow_other_engines
     from testsupport.queries import Queries
     from testsupport.sqlite import sqlite_savepoints
@@ -25,6 +26,7 @@ __all__ = [
     "DatabaseBlockedError",
     "ForeignEngineError",
     "LoopMismatchError",
+    "MigrationRunner",
     "MigrationsElsewhereError",
     "MigrationsInLoopError",
     "Queries",
@@ -41,8 +43,9 @@ _HOME = {
     "DatabaseBlockedError": "testsupport.net",
     "ForeignEngineError": "testsupport.net",
     "LoopMismatchError": "testsupport.guard",
-    "MigrationsElsewhereError": "testsupport.config",
-    "MigrationsInLoopError": "testsupport.config",
+    "MigrationRunner": "testsupport.migrations.runner",
+    "MigrationsElsewhereError": "testsupport.migrations.source",
+    "MigrationsInLoopError": "testsupport.migrations.source",
     "Queries": "testsupport.queries",
     "TestEngineMisuseError": "testsupport.net",
     "allow_other_engines": "testsupport.net",

@@ -134,6 +134,23 @@ class Net:
         finally:
             self.trusted -= 1
 
+    @contextmanager
+    def app_lifespan(self, engine: Engine | None) -> Iterator[None]:
+        """The app's lifespan starting or stopping (`running_app`): the test engine as in a
+        real-commit test (its work committed into the session's database), any other engine
+        refused as in a database test. Without an engine (`running_bare_app`), every one refused.
+        Judged as a test, not as the session fixture that runs it."""
+        saved = self.mode, self.current, self.test_name, self.fixtures
+        if engine is None:
+            self.mode, self.test_name = Mode.BLOCKED, "the app's lifespan, started for `bare_client` (no database),"
+        else:
+            self.mode, self.current, self.test_name = Mode.TRANSACTION, engine.dialect, "the app's lifespan"
+        self.fixtures = []
+        try:
+            yield
+        finally:
+            self.mode, self.current, self.test_name, self.fixtures = saved
+
     def snapshot(self) -> Net:
         """The per-run part, for an inline pytester run inside this one (it restores it at its end)."""
         return replace(self, fixtures=list(self.fixtures), refused=list(self.refused))

@@ -34,7 +34,10 @@ _LIBRARIES = tuple(os.path.dirname(m.__file__ or "") for m in (sqlalchemy, anyio
 _NOT_CREATORS = (
     *(os.path.dirname(module.__file__ or "") for module in (sqlalchemy, _pytest, pytest, pluggy, importlib)),
     _NET,
-    *(os.path.join(_TESTSUPPORT, name) for name in ("config.py", "plugin.py")),
+    *(
+        os.path.join(_TESTSUPPORT, name)
+        for name in ("config.py", "plugin.py", "resolve.py", "app_target.py", "session_source.py")
+    ),
     "<",
 )
 # Never the code that used an engine: the libraries between it and the net's listener.
