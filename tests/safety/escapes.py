@@ -245,6 +245,10 @@ from sqlalchemy import text
 
 def test_sync(db_session):
     db_session.execute(text("SELECT 1"))
+
+
+def test_sync_only_asks_for_it(db_session):
+    pass  # requesting it is fine: only a dropped coroutine is refused
 """
 
 # A session fixture that must reach a database of its own (an external service's): allowed inside

@@ -218,9 +218,12 @@ def test_a_sync_test_using_db_session_fails_naming_the_fix(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database: str, database_url: str
 ) -> None:
     result = run(pytester, monkeypatch, SYNC_TEST, ASYNCIO, "-k", database)
-    assert failed_passed_skipped(result) == (1, 0, 0)
+    assert failed_passed_skipped(result) == (1, 1, 0)
     result.stdout.fnmatch_lines(
-        ["*test_sync[[]*[]] is a plain `def` test but requests `db_session`*Fix: make it `async def`*"]
+        [
+            "*test_sync[[]*[]] is a plain `def` test and called a coroutine method of `db_session` without awaiting "
+            "it (coroutine 'AsyncSession.execute' was never awaited)*Fix: make it `async def`*"
+        ]
     )
 
 

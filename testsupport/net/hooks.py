@@ -4,6 +4,7 @@ the plan made once at collection: they run for every test."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Generator, Iterator
 from inspect import iscoroutinefunction
 from typing import Any
@@ -14,6 +15,7 @@ from testsupport.net.messages import SYNC_TEST, USE_DATABASE, NetError
 from testsupport.net.state import NET, TRUSTED_FIXTURES, TRUSTED_MODULES, Fixture, Mode, Net, Stage
 
 PLAN = pytest.StashKey[tuple[Mode, str]]()
+SYNC = pytest.StashKey[str]()  # a sync test that requests this async-only fixture
 # Fixtures a sync test cannot use: their methods are coroutines.
 ASYNC_ONLY = ("db_session", "db_connection")
 
@@ -30,7 +32,7 @@ def plan(item: pytest.Item) -> tuple[Mode, str]:
     """The test's mode, and the error for a marker or a fixture it cannot honour (empty if none)."""
     names = getattr(item, "fixturenames", ())
     if "db_connection" in names:
-        return (Mode.TRANSACTION if real_commits(item) else Mode.SAVEPOINT), _sync_test_problem(item)
+        return (Mode.TRANSACTION if real_commits(item) else Mode.SAVEPOINT), ""
     if real_commits(item):
         return Mode.OWN if "database" in names else Mode.BLOCKED, (
             f"{item.nodeid} is marked `db(transaction=True)` but does not use the test's database. "
@@ -43,15 +45,14 @@ def plan(item: pytest.Item) -> tuple[Mode, str]:
     return Mode.BLOCKED, ""
 
 
-def _sync_test_problem(item: pytest.Item) -> str:
-    """A plain `def` test naming `db_session` / `db_connection` in its own arguments."""
+def _async_only_fixture(item: pytest.Item) -> str:
+    """The first of `db_session` / `db_connection` a plain `def` test names in its own arguments."""
     function = getattr(item, "obj", None)
     function = getattr(getattr(function, "hypothesis", None), "inner_test", function)  # Hypothesis's wrapper
     info = getattr(item, "_fixtureinfo", None)
     if function is None or info is None or iscoroutinefunction(function):
         return ""
-    used = [name for name in ASYNC_ONLY if name in info.argnames]
-    return SYNC_TEST.format(test=item.nodeid, fixture=used[0]) if used else ""
+    return next((name for name in ASYNC_ONLY if name in info.argnames), "")
 
 
 def _raised(error: BaseException | None) -> Iterator[BaseException]:
@@ -90,6 +91,8 @@ class NetPlugin:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             item.stash[PLAN] = plan(item)
+            if item.stash[PLAN][0] is not Mode.BLOCKED and (fixture := _async_only_fixture(item)):
+                item.stash[SYNC] = fixture
         NET.stage = Stage.BETWEEN
 
     @pytest.hookimpl(tryfirst=True)
@@ -102,6 +105,24 @@ class NetPlugin:
         problem = item.stash.get(PLAN, (Mode.BLOCKED, ""))[1]
         if problem:
             pytest.fail(problem, pytrace=False)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        # A coroutine dropped unawaited warns as it is freed, right at the line that made it.
+        fixture = pyfuncitem.stash.get(SYNC, "")
+        if not fixture:
+            return (yield)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            result = yield
+        unawaited = [w for w in caught if issubclass(w.category, RuntimeWarning) and "never awaited" in str(w.message)]
+        for w in caught:
+            if w not in unawaited:  # the others go on to pytest's own handling
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if unawaited:
+            message = SYNC_TEST.format(test=pyfuncitem.nodeid, fixture=fixture, warning=unawaited[0].message)
+            pytest.fail(message, pytrace=False)
+        return result
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:

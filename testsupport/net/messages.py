@@ -60,9 +60,9 @@ MIGRATIONS = (
     "`with context.begin_transaction(): context.run_migrations()`"
 )
 SYNC_TEST = (
-    "{test} is a plain `def` test but requests `{fixture}`, whose methods are coroutines: a sync test cannot "
-    "await them, so its statements would never run (only a `RuntimeWarning: coroutine ... was never awaited`). "
-    "Fix: make it `async def` and `await` the calls (anyio runs it on the session's loop)."
+    "{test} is a plain `def` test and called a coroutine method of `{fixture}` without awaiting it ({warning}): "
+    "a sync test cannot await, so that statement never ran. Fix: make it `async def` and `await` the calls "
+    "(anyio runs it on the session's loop)."
 )
 STALE_ENGINE = (
     "It was created before testsupport was configured, by a conftest.py, a `-p` plugin or a module they "

@@ -140,7 +140,8 @@ class Net:
         real-commit test (its work committed into the session's database), any other engine
         refused as in a database test. Without an engine (`running_bare_app`), every one refused.
         Judged as a test, not as the session fixture that runs it."""
-        saved = self.mode, self.current, self.test_name, self.fixtures
+        saved = self.mode, self.current, self.test_name, self.fixtures, self.stage
+        self.stage = Stage.CALL  # "during the app's lifespan"
         if engine is None:
             self.mode, self.test_name = Mode.BLOCKED, "the app's lifespan, started for `bare_client` (no database),"
         else:
@@ -149,7 +150,7 @@ class Net:
         try:
             yield
         finally:
-            self.mode, self.current, self.test_name, self.fixtures = saved
+            self.mode, self.current, self.test_name, self.fixtures, self.stage = saved
 
     def snapshot(self) -> Net:
         """The per-run part, for an inline pytester run inside this one (it restores it at its end)."""
