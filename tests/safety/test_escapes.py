@@ -166,8 +166,9 @@ def test_a_lifespan_worker_writing_through_the_apps_engine_is_refused(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
-            f"*DatabaseBlockedError: {created(sentinel_url)} was used at ownapp.py:* (write), called from ownapp.py:* "
-            "(outbox), in task `*outbox`, during the set-up of session-scoped fixture `running_app`*"
+            "*ForeignEngineError: the app's lifespan uses testsupport's database, but a connection was opened on "
+            f"{created(sentinel_url)} (at ownapp.py:* (write), called from ownapp.py:* (outbox), in task "
+            "`ownapp.outbox`, during the app's lifespan)*"
         ]
     )
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
