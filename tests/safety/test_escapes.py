@@ -49,22 +49,31 @@ def failed_passed_skipped(result: pytest.RunResult) -> tuple[int, int, int]:
     return outcomes.get("failed", 0), outcomes.get("passed", 0), outcomes.get("skipped", 0)
 
 
+def refused(result: pytest.RunResult, sentinel_url: str, lines: list[str]) -> None:
+    """The run showed the net's error, and the developer's database kept exactly its rows."""
+    result.stdout.fnmatch_lines(lines)
+    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
+
+
 def created(sentinel_url: str) -> str:
     return f"the engine for {shown(sentinel_url)}, created at ownapp.py:* (<module>)"
 
 
-def test_a_write_at_import_is_refused(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str
+@pytest.mark.parametrize(
+    ("suite", "caller", "phase"),
+    [
+        (AT_IMPORT, "<module>", "start-up (the import of the project's modules*)"),
+        (SETUP, "seed", "the set-up of session-scoped fixture `seed`"),
+    ],
+    ids=["at-import", "session-fixture-set-up"],
+)
+def test_a_write_outside_the_tests_is_refused(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, suite: str, caller: str, phase: str
 ) -> None:
-    result = escape(pytester, monkeypatch, sentinel_url, AT_IMPORT)
+    result = escape(pytester, monkeypatch, sentinel_url, suite)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        [
-            f"*DatabaseBlockedError: {created(sentinel_url)} was used at ownapp.py:* (write), called from "
-            f"test_suite.py:* (<module>), * during start-up (the import of the project's modules*), {OUTSIDE}"
-        ]
-    )
-    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
+    line = f"*DatabaseBlockedError: {created(sentinel_url)} was used at ownapp.py:* (write), called from "
+    refused(result, sentinel_url, [f"{line}test_suite.py:* ({caller}), * during {phase}, {OUTSIDE}"])
 
 
 def test_a_conftest_writing_at_import_is_refused(
@@ -91,13 +100,14 @@ def test_a_wider_fixtures_teardown_writing_through_the_apps_engine_is_refused(
 ) -> None:
     result = escape(pytester, monkeypatch, sentinel_url, TEARDOWN.format(scope=scope))
     assert result.ret != 0
-    result.stdout.fnmatch_lines(
+    refused(
+        result,
+        sentinel_url,
         [
             f"*DatabaseBlockedError: {created(sentinel_url)} was used at test_suite.py:* (wipe), during the "
             f"teardown of {scope}-scoped fixture `wipe`, {OUTSIDE}"
-        ]
+        ],
     )
-    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
 
 def test_a_function_fixtures_teardown_writing_through_the_apps_engine_is_refused(
@@ -105,28 +115,15 @@ def test_a_function_fixtures_teardown_writing_through_the_apps_engine_is_refused
 ) -> None:
     result = escape(pytester, monkeypatch, sentinel_url, TEARDOWN.format(scope="function"))
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(
+    refused(
+        result,
+        sentinel_url,
         [
             "*DatabaseBlockedError: test_suite.py::test_uses_the_fixture[[]asyncio[]] did not ask for the database, "
             f"but it used {created(sentinel_url)} (at test_suite.py:* (wipe), during the teardown of "
             "test_suite.py::test_uses_the_fixture[[]asyncio[]])*"
-        ]
+        ],
     )
-    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
-
-
-def test_a_session_fixtures_set_up_writing_through_the_apps_engine_is_refused(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str
-) -> None:
-    result = escape(pytester, monkeypatch, sentinel_url, SETUP)
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        [
-            f"*DatabaseBlockedError: {created(sentinel_url)} was used at ownapp.py:* (write), called from "
-            f"test_suite.py:* (seed), * during the set-up of session-scoped fixture `seed`, {OUTSIDE}"
-        ]
-    )
-    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
 
 def test_a_task_started_in_a_teardown_is_refused_and_fails_the_teardown(
@@ -134,14 +131,15 @@ def test_a_task_started_in_a_teardown_is_refused_and_fails_the_teardown(
 ) -> None:
     result = escape(pytester, monkeypatch, sentinel_url, TASK_IN_TEARDOWN)
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(
+    refused(
+        result,
+        sentinel_url,
         [
             "*DatabaseBlockedError: test_suite.py::test_uses_the_fixture[[]asyncio[]] did not ask for the database, "
             f"but it used {created(sentinel_url)} (at ownapp.py:* (write), in task `*` (running write), during the "
             "teardown of test_suite.py::test_uses_the_fixture[[]asyncio[]])*",
-        ]
+        ],
     )
-    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
 
 def test_a_daemon_thread_writing_in_a_loop_is_refused_and_fails_the_run(
@@ -150,13 +148,14 @@ def test_a_daemon_thread_writing_in_a_loop_is_refused_and_fails_the_run(
     # In a process of its own: the thread runs until that process ends.
     result = escape(pytester, monkeypatch, sentinel_url, THREAD, subprocess=True)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(
+    refused(
+        result,
+        sentinel_url,
         [
             "*DatabaseBlockedError: *used*at ownapp.py:* (write), called from test_suite.py:* (writer), in thread "
             "`outbox` (running writer), during *"
-        ]
+        ],
     )
-    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
 
 def test_a_lifespan_worker_writing_through_the_apps_engine_is_refused(
@@ -164,14 +163,15 @@ def test_a_lifespan_worker_writing_through_the_apps_engine_is_refused(
 ) -> None:
     result = escape(pytester, monkeypatch, sentinel_url, LIFESPAN_WORKER_TESTS, "-k", database, app=LIFESPAN_WORKER_APP)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(
+    refused(
+        result,
+        sentinel_url,
         [
             "*ForeignEngineError: the app's lifespan uses testsupport's database, but a connection was opened on "
             f"{created(sentinel_url)} (at ownapp.py:* (write), called from ownapp.py:* (outbox), in task "
             "`ownapp.outbox`, during the app's lifespan)*"
-        ]
+        ],
     )
-    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
 
 def test_an_engine_pooled_before_testsupport_loaded_is_caught_on_its_next_use(
@@ -183,7 +183,9 @@ def test_an_engine_pooled_before_testsupport_loaded_is_caught_on_its_next_use(
         pytester, monkeypatch, sentinel_url, EARLY_TESTS, "-p", "earlyplugin", "-k", database, subprocess=True
     )
     assert failed_passed_skipped(result) == (1, 0, 0)
-    result.stdout.fnmatch_lines(
+    refused(
+        result,
+        sentinel_url,
         [
             "*ForeignEngineError: test_suite.py::test_writes_through_the_early_engine[[]*[]] uses testsupport's "
             f"database, but a connection was opened on the engine for {shown(sentinel_url)} (held by "
@@ -191,9 +193,8 @@ def test_an_engine_pooled_before_testsupport_loaded_is_caught_on_its_next_use(
             "(write), called from test_suite.py:* (test_writes_through_the_early_engine), during *It was created "
             "before testsupport was configured, by a conftest.py, a `-p` plugin or a module they import: if that is "
             "an old conftest.py that builds the app's engine, delete that code*"
-        ]
+        ],
     )
-    assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
 
 def test_every_door_out_of_the_outer_transaction_is_refused_there(
