@@ -18,17 +18,22 @@ if TYPE_CHECKING:
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
     from testsupport.migrations.runner import MigrationRunner
     from testsupport.migrations.source import MigrationsElsewhereError, MigrationsInLoopError
+    from testsupport.net import DatabaseBlockedError, ForeignEngineError, TestEngineMisuseError, allow_other_engines
     from testsupport.queries import LazyLoadError, Queries
     from testsupport.sqlite import sqlite_savepoints
 
 __all__ = [
     "AppSessionUsedError",
+    "DatabaseBlockedError",
+    "ForeignEngineError",
     "LazyLoadError",
     "LoopMismatchError",
     "MigrationRunner",
     "MigrationsElsewhereError",
     "MigrationsInLoopError",
     "Queries",
+    "TestEngineMisuseError",
+    "allow_other_engines",
     "asgi_client",
     "factory_session",
     "make_test_engine",
@@ -38,12 +43,16 @@ __all__ = [
 
 _HOME = {
     "AppSessionUsedError": "testsupport.guard",
+    "DatabaseBlockedError": "testsupport.net",
+    "ForeignEngineError": "testsupport.net",
     "LazyLoadError": "testsupport.queries",
     "LoopMismatchError": "testsupport.guard",
     "MigrationRunner": "testsupport.migrations.runner",
     "MigrationsElsewhereError": "testsupport.migrations.source",
     "MigrationsInLoopError": "testsupport.migrations.source",
     "Queries": "testsupport.queries",
+    "TestEngineMisuseError": "testsupport.net",
+    "allow_other_engines": "testsupport.net",
     "asgi_client": "testsupport.app",
     "factory_session": "testsupport.factories",
     "make_test_engine": "testsupport.engine",

@@ -12,9 +12,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ReleaseSavepointClause, RollbackToSavepointClause, SavepointClause
 
-from testsupport import cleanup
 from testsupport.config import Settings
 from testsupport.guard import install_loop_guard
+from testsupport.net import migrating
 from testsupport.pg.template import Migrate
 from testsupport.sqlite import sqlite_savepoints, throwaway_sqlite
 
@@ -77,8 +77,10 @@ def engine_factory() -> Callable[[str], AsyncEngine]:
 @pytest.fixture(scope="session")
 def run_migrations(testsupport_settings: Settings) -> Migrate:
     """Bring the database on a sync connection to the schema: Alembic `upgrade head`, or
-    create_all with --no-migrations or without an Alembic config."""
-    return testsupport_settings.migrate
+    create_all with --no-migrations or without an Alembic config. Every engine but that
+    connection's is refused before it connects meanwhile (testsupport.net: an env.py building its
+    own engine from sqlalchemy.url would migrate that database)."""
+    return migrating(testsupport_settings.migrate)
 
 
 @pytest.fixture(scope="session")
@@ -109,12 +111,3 @@ async def schema(engine: AsyncEngine, run_migrations: Migrate, database: str) ->
         async with engine.begin() as connection:
             await connection.run_sync(run_migrations)
     return engine
-
-
-@pytest.fixture(scope="session")
-async def testsupport_sequences(schema: AsyncEngine, running_app: object) -> None:
-    """Where the sequences stand once the app has started (its lifespan may seed rows), before
-    any test: what the restore after a real-commit test sets them back to (testsupport.cleanup).
-    Read here, not at the first real-commit test: `nextval` is never rolled back, so savepoint
-    tests move them."""
-    await cleanup.remember_counters(schema)

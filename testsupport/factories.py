@@ -33,7 +33,7 @@ def factory_session() -> AsyncSession:
 
 def _refusal(has_connection: bool) -> NetError:
     if NET.fixtures or NET.mode is Mode.IDLE:
-        where = f"fixture `{NET.fixtures[-1][0]}`" if NET.fixtures else "code outside any test (an import?)"
+        where = f"fixture `{NET.fixtures[-1].name}`" if NET.fixtures else "code outside any test (an import?)"
         return TestEngineMisuseError(
             f"{where} used a factory (testsupport.factory_session) outside any test's transaction: rows written "
             f"there would be committed for real and leak into every later test. Fix: {FIX}."

@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from testsupport.net import PLAN, Mode, TestConnection, test_connection
+from testsupport import cleanup
+from testsupport.net import NET, PLAN, Mode, TestConnection, test_connection
 
 
 class TestTransaction:
@@ -82,6 +83,17 @@ async def testsupport_transaction(schema: AsyncEngine) -> AsyncIterator[TestTran
         transaction = TestTransaction(await stack.enter_async_context(test_connection(schema, None)), started=False)
         transaction.start(stack)
         yield transaction
+
+
+@pytest.fixture(scope="session")
+async def testsupport_sequences(schema: AsyncEngine, running_app: object) -> None:
+    """Where the sequences stand once the app has started (its lifespan may seed rows), before
+    any test: what the restore after a real-commit test sets them back to (testsupport.cleanup).
+    Read here, not at the first real-commit test: `nextval` is never rolled back, so savepoint
+    tests move them. The test engine allowed as during the lifespan, every other engine refused
+    (not a trusted fixture: a lifespan's background task may be writing meanwhile)."""
+    with NET.app_lifespan(schema.sync_engine):
+        await cleanup.remember_counters(schema)
 
 
 @pytest.fixture
