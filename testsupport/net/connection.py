@@ -63,7 +63,7 @@ class TestConnection(AsyncConnection):
                     "A commit would leave the test's rows in the database for every later test; after a rollback "
                     "or close the app's later writes would run outside it. Fix: commit and roll back through a "
                     "session (`db_session.commit()` is a savepoint release), or mark the test "
-                    "`@pytest.mark.db(transaction=True)` for real commits, with the tables emptied afterwards."
+                    "`@pytest.mark.db(transaction=True)` for real commits, with the database restored afterwards."
                 )
             )
 
