@@ -102,7 +102,25 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    elif engine.dialect.driver == "asyncpg":
+        _wrap_connect_errors(engine)
     return engine
+
+
+def _wrap_connect_errors(engine: AsyncEngine) -> None:
+    # SQLAlchemy 2.0's asyncpg dialect lets asyncpg's connect-time errors (no such database or role)
+    # escape unwrapped, so the app's DBAPIError handler never saw them; 2.1 wraps them
+    # (AsyncAdapt_asyncpg_connection.create). Raising the adapted DB-API's Error makes 2.0 wrap them too.
+    import asyncpg
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except asyncpg.PostgresError as error:
+            wrapped = dialect.loaded_dbapi.Error(f"{type(error).__name__}: {error}")
+            wrapped.sqlstate = wrapped.pgcode = error.sqlstate
+            raise wrapped from error
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import Request, status
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -105,7 +105,9 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     content: dict[str, Any] = {"detail": [_safe_error(error) for error in errors[:ERRORS]]}
     if len(errors) > ERRORS:
         content["more_errors"] = len(errors) - ERRORS
-    return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content=content)
+    # The number: Starlette renamed the constant in 0.48 (HTTP_422_UNPROCESSABLE_ENTITY is deprecated),
+    # and FastAPI 0.115, the declared floor, pins an older Starlette.
+    return JSONResponse(status_code=422, content=content)
 
 
 def method_not_allowed(routes: Iterable[BaseRoute]) -> Any:

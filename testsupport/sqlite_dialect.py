@@ -21,10 +21,18 @@ from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi, SQL
 
 
 class _Cursor:
-    """aiosqlite.Cursor's interface over a sqlite3 cursor."""
+    """aiosqlite.Cursor's interface over a sqlite3 cursor.
+
+    ``aiosqlite.Connection.cursor()`` returns a ``Result`` that is both awaited and entered
+    (aiosqlite/context.py): SQLAlchemy 2.0's adapter awaits it (``await_(connection.cursor())``),
+    2.1's enters it (``await_(cursor.__aenter__())``, connectors/asyncio.py). The shim does both.
+    """
 
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self._cursor = cursor
+
+    def __await__(self) -> Generator[Any, None, _Cursor]:
+        return self.__aenter__().__await__()
 
     async def __aenter__(self) -> _Cursor:
         return self

@@ -4,6 +4,7 @@ import os
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 
 @pytest.fixture(scope="session")
@@ -13,7 +14,9 @@ def anyio_backend():
 
 @pytest.fixture(scope="session")
 async def engine(anyio_backend):  # an async session fixture: it holds the loop for the session
-    engine = create_async_engine(os.environ["DATABASE_URL"], pool_size=1, max_overflow=0)
+    engine = create_async_engine(
+        os.environ["DATABASE_URL"], poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0
+    )
     yield engine
     await engine.dispose()
 

@@ -4,9 +4,11 @@ import os
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-# One pool for the whole module; one connection at a time, as SQLite is often set up.
-engine = create_async_engine(os.environ["DATABASE_URL"], pool_size=1, max_overflow=0)
+# One pool for the whole module; one connection at a time, as SQLite is often set up. The pool is
+# named: SQLAlchemy before 2.0.38 gives a file database NullPool (aiosqlite dialect docs, "versionchanged:: 2.0.38").
+engine = create_async_engine(os.environ["DATABASE_URL"], poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0)
 
 
 @pytest.fixture
