@@ -4,6 +4,7 @@ secret's, and lazy loads refused, on both databases."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import httpx
@@ -131,7 +132,11 @@ async def test_forbid_lazy_loads_names_the_attribute_and_the_query(db_session: A
     message = str(caught.value)
     assert message.startswith("lazy load of Author.notes on <tests.testdata.test_queries.Author object at ")
     assert "(loaded by: SELECT users.id FROM users ORDER BY users.id)" in message
-    assert "It would have run: SELECT notes.id, notes.user_id FROM notes WHERE " in message
+    # SQLAlchemy 2.0 renders the lazy loader's columns with labels (notes.id AS notes_id), 2.1 without.
+    assert re.search(
+        r"It would have run: SELECT notes\.id( AS notes_id)?, notes\.user_id( AS notes_user_id)? FROM notes WHERE ",
+        message,
+    )
     # An eager load is no lazy load.
     eager = (await db_session.scalars(select(Author).options(selectinload(Author.notes)))).all()
     assert [len(author.notes) for author in eager] == [1, 1]
