@@ -1,6 +1,7 @@
 """Emptying the tables after a real-commit test (``@pytest.mark.db(transaction=True)``).
 
-PostgreSQL: one ``TRUNCATE ... RESTART IDENTITY CASCADE`` over every table. SQLite: ``DELETE`` from
+PostgreSQL: one ``TRUNCATE ... RESTART IDENTITY CASCADE`` over every table. MariaDB: ``DELETE``
+and an ``AUTO_INCREMENT`` reset per table (``mariadb_statements``). SQLite: ``DELETE`` from
 each table, children before parents (foreign keys are enforced), then ``sqlite_sequence`` so
 AUTOINCREMENT ids restart. The tables are reflected once per engine, in foreign-key order
 (``Inspector.get_sorted_table_and_fkc_names``); Alembic's version table is never touched.
@@ -34,7 +35,18 @@ def statements(dialect_name: str, quoted: list[str], has_sequence: bool) -> list
         return []
     if dialect_name == "postgresql":
         return [f"TRUNCATE {', '.join(quoted)} RESTART IDENTITY CASCADE"]
+    if dialect_name in ("mysql", "mariadb"):
+        return mariadb_statements(quoted)
     return [f"DELETE FROM {name}" for name in quoted] + (["DELETE FROM sqlite_sequence"] if has_sequence else [])
+
+
+def mariadb_statements(quoted: list[str]) -> list[str]:
+    """MariaDB/MySQL: DELETE, children first (no TRUNCATE: InnoDB refuses it on a table a foreign key
+    references, and it recreates the table), then put each AUTO_INCREMENT back to 1, which InnoDB
+    raises to the largest id + 1, so on an empty table the next id is 1 again (MariaDB's RESTART
+    IDENTITY). Both ALTERs commit implicitly: real-commit mode only.
+    https://mariadb.com/kb/en/auto_increment/#setting-or-changing-the-auto_increment-value"""
+    return [f"DELETE FROM {name}" for name in quoted] + [f"ALTER TABLE {name} AUTO_INCREMENT = 1" for name in quoted]
 
 
 def emptying_statements(connection: Connection) -> list[str]:

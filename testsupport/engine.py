@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ReleaseSavepointClause, RollbackToSavepointClause, SavepointClause
 
 from testsupport.config import Settings
+from testsupport.databases import MIGRATED_BY_SCHEMA
 from testsupport.guard import install_loop_guard
 from testsupport.pg.template import Migrate
 from testsupport.sqlite import sqlite_savepoints, throwaway_sqlite
@@ -101,10 +102,11 @@ async def engine(
 async def schema(engine: AsyncEngine, run_migrations: Migrate, database: str) -> AsyncEngine:
     """The engine, its database at the schema: migrated on the engine's own connection, inside this
     loop (env.py must use the connection it is handed; asyncio.run() would fail here). PostgreSQL's
-    clone comes migrated from the run's template.
+    clone comes migrated from the run's template; MariaDB has no template databases, so each
+    worker's database is migrated here.
     https://alembic.sqlalchemy.org/en/latest/cookbook.html#sharing-a-connection-across-one-or-more-programmatic-migration-commands
     """
-    if database == "sqlite":
+    if database in MIGRATED_BY_SCHEMA:
         async with engine.begin() as connection:
             await connection.run_sync(run_migrations)
     return engine

@@ -1,0 +1,96 @@
+"""The throwaway server: ``mariadbd`` (or ``mysqld``, MariaDB's) and ``mariadb-install-db`` from
+PATH or /usr/sbin, on a fresh data folder on tmpfs and a private unix socket, started by a
+supervisor (``maria.supervisor``) that kills and deletes it when the run ends, however it ends.
+Like pytest-mysql's ``mysql_proc``, without a fixed port: the server listens on no TCP port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from testsupport.maria import supervisor
+from testsupport.maria.errors import MariaDBFailedToStart, MariaDBUnavailable
+from testsupport.pg.clustercache import chown_tree
+from testsupport.pg.embedded import scratch_root, stop_supervisor
+from testsupport.pg.runstate import keep_child, owner_pid, run_state_dir
+
+__all__ = ["find_binaries", "start_embedded", "stop_supervisor"]  # stop_supervisor: PostgreSQL's, generic
+
+START_TIMEOUT = 30.0
+BINDIR_ENV = "TEST_MARIADB_BINDIR"  # one folder holding both, instead of the search below
+
+
+def find_binaries() -> tuple[str, str]:
+    """The server and its install script, or MariaDBUnavailable naming how to get them."""
+    # Debian and Fedora install the server in /usr/sbin or /usr/libexec, often not on a user's PATH.
+    search = os.environ.get(BINDIR_ENV) or os.pathsep.join(
+        [os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/usr/libexec"]
+    )
+    server = shutil.which("mariadbd", path=search) or shutil.which("mysqld", path=search)
+    install = shutil.which("mariadb-install-db", path=search) or shutil.which("mysql_install_db", path=search)
+    if server is None or install is None:
+        where = f"{BINDIR_ENV}={os.environ[BINDIR_ENV]}" if os.environ.get(BINDIR_ENV) else "PATH or /usr/sbin"
+        raise MariaDBUnavailable(
+            f"no MariaDB server binaries (mariadbd and mariadb-install-db in {where}): install "
+            "them (Debian/Ubuntu: apt-get install mariadb-server; macOS: brew install mariadb), or set "
+            "TEST_MARIADB_URL=mysql://user:password@host:3306/ to a server of yours"
+        )
+    return server, install
+
+
+def start_embedded() -> dict[str, Any]:
+    """Start a throwaway server for this run (its owner: the pytest process or xdist controller)."""
+    started = time.perf_counter()
+    owner, state = owner_pid(), run_state_dir()
+    server, install = find_binaries()
+    # Short path: a unix socket path is limited to 107 bytes.
+    run_dir = Path(tempfile.mkdtemp(prefix="tsmy-", dir=scratch_root()))
+    try:
+        chown_tree(run_dir)  # as root the server runs as nobody, who writes its data and socket here
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "testsupport.maria.supervisor",
+                str(owner),
+                server,
+                install,
+                str(run_dir),
+                str(state),
+            ],
+            start_new_session=True,  # Ctrl-C goes to pytest; the supervisor cleans up after it
+            stdin=subprocess.DEVNULL,
+        )
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    keep_child(process)
+    ready = run_dir / supervisor.READY_FILE
+    deadline = started + START_TIMEOUT
+    while not ready.exists():
+        if process.poll() is not None or time.perf_counter() > deadline:
+            process.kill()
+            process.wait()
+            logs = [run_dir / supervisor.LOG_FILE, run_dir / supervisor.SERVER_LOG]
+            log = "\n".join(p.read_text(errors="replace")[-3000:] for p in logs if p.exists()) or "(no log)"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise MariaDBFailedToStart(
+                f"the throwaway MariaDB ({server}) did not start; its log:\n{log}\n"
+                "Set TEST_MARIADB_URL to a server of yours instead."
+            )
+        time.sleep(0.005)
+    admin = URL.create("mysql+aiomysql", username="root", query={"unix_socket": str(run_dir / supervisor.SOCKET)})
+    return {
+        "admin_url": admin.render_as_string(hide_password=False),
+        "supervisor_pid": process.pid,
+        "run_dir": str(run_dir),
+        "start_seconds": round(time.perf_counter() - started, 3),
+    }
