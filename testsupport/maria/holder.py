@@ -31,9 +31,10 @@ from testsupport.pg.runstate import pid_alive
 
 POLL_SECONDS = 0.05
 # The databases that may carry an owner record; pg.holder.parse_owned keeps those that do.
-OWNED_DATABASES = (
-    "SELECT SCHEMA_NAME, SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'test\\_%'"
-)
+# A bound pattern: the driver formats a statement sent with parameters with %, so a literal '%' in
+# the SQL would need doubling.
+OWNED_DATABASES = text("SELECT SCHEMA_NAME, SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :p")
+PATTERN = "test\\_%"
 
 
 def lock_name(run_id: str) -> str:
@@ -41,7 +42,7 @@ def lock_name(run_id: str) -> str:
 
 
 async def owned(conn: AsyncConnection) -> dict[tuple[str, str], list[str]]:
-    return parse_owned(list((await conn.exec_driver_sql(OWNED_DATABASES)).all()))
+    return parse_owned(list((await conn.execute(OWNED_DATABASES, {"p": PATTERN})).all()))
 
 
 async def drop_run(conn: AsyncConnection, run_id: str) -> list[str]:
