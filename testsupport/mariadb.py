@@ -8,7 +8,7 @@ This module is the public face; each concern lives in its own module under ``tes
 
 from __future__ import annotations
 
-from testsupport.maria.embedded import BINDIR_ENV
+from testsupport.maria.embedded import BINDIR_ENV, embedded_server
 from testsupport.maria.errors import MariaDBFailedToStart, MariaDBMisconfigured, MariaDBUnavailable
 from testsupport.maria.server import Server
 from testsupport.maria.shared import finish_run, run_report
@@ -23,6 +23,7 @@ __all__ = [
     "MariaDBMisconfigured",
     "MariaDBUnavailable",
     "Server",
+    "embedded_server",
     "finish_run",
     "mariadb_database",
     "run_report",

@@ -11,18 +11,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from testsupport.maria import supervisor
 from testsupport.maria.errors import MariaDBFailedToStart, MariaDBUnavailable
 from testsupport.pg.clustercache import chown_tree
 from testsupport.pg.embedded import scratch_root, stop_supervisor
-from testsupport.pg.runstate import keep_child, owner_pid, run_state_dir
+from testsupport.maria.server import Server
+from testsupport.pg.runstate import OWNER_ENV, RUN_ID_ENV, join_run, keep_child, owner_pid, run_state_dir, state_path
 
-__all__ = ["find_binaries", "start_embedded", "stop_supervisor"]  # stop_supervisor: PostgreSQL's, generic
+__all__ = [
+    "embedded_server",
+    "find_binaries",
+    "start_embedded",
+    "stop_supervisor",
+]  # stop_supervisor: PostgreSQL's, generic
 
 START_TIMEOUT = 30.0
 BINDIR_ENV = "TEST_MARIADB_BINDIR"  # one folder holding both, instead of the search below
@@ -94,3 +102,24 @@ def start_embedded() -> dict[str, Any]:
         "run_dir": str(run_dir),
         "start_seconds": round(time.perf_counter() - started, 3),
     }
+
+
+@contextmanager
+def embedded_server() -> Iterator[Server]:
+    """A throwaway server of the caller's own, stopped at the end (the run's is ``shared_server``):
+    a stand-in for a user's server in the tests, or for a script, whose process is then a run of
+    its own (as ``pg.embedded.embedded_server``)."""
+    own_run = RUN_ID_ENV not in os.environ
+    if own_run:
+        join_run(None)
+    try:
+        info = start_embedded()
+        try:
+            yield Server(make_url(info["admin_url"]))
+        finally:
+            stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
+    finally:
+        if own_run:
+            shutil.rmtree(state_path(), ignore_errors=True)
+            for name in (RUN_ID_ENV, OWNER_ENV):
+                os.environ.pop(name, None)

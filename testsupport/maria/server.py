@@ -40,7 +40,9 @@ class Server:
                 async with engine.connect() as conn:
                     results = []
                     for statement in statements:
-                        result = await conn.exec_driver_sql(statement)
+                        # The driver %-formats every statement (SQLAlchemy passes it an empty
+                        # tuple): a literal % (a LIKE pattern, a grant on `test\_%`) is doubled.
+                        result = await conn.exec_driver_sql(statement.replace("%", "%%"))
                         results.append([tuple(row) for row in result] if result.returns_rows else [])
                     return results
             finally:
