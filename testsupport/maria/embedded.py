@@ -20,9 +20,9 @@ from sqlalchemy.engine import URL, make_url
 
 from testsupport.maria import supervisor
 from testsupport.maria.errors import MariaDBFailedToStart, MariaDBUnavailable
+from testsupport.maria.server import Server
 from testsupport.pg.clustercache import chown_tree
 from testsupport.pg.embedded import scratch_root, stop_supervisor
-from testsupport.maria.server import Server
 from testsupport.pg.runstate import OWNER_ENV, RUN_ID_ENV, join_run, keep_child, owner_pid, run_state_dir, state_path
 
 __all__ = [
