@@ -228,16 +228,17 @@ def test_show_command_runs_a_pitfall(capsys: pytest.CaptureFixture[str]) -> None
     assert out.rstrip().endswith("2 passed")
 
 
+async def select_one(url: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(text("SELECT 1")))
+    finally:
+        await engine.dispose()
+
+
 def test_show_gets_a_throwaway_postgres_of_its_own() -> None:
     """`show` on a PostgreSQL pitfall starts the embedded server and gives the suites a database."""
-
-    async def select_one(url: str) -> int:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return int(await conn.scalar(text("SELECT 1")))
-        finally:
-            await engine.dispose()
 
     try:
         with postgres_for_pitfalls() as url:
@@ -249,14 +250,6 @@ def test_show_gets_a_throwaway_postgres_of_its_own() -> None:
 @pytest.mark.mariadb
 def test_show_gets_a_throwaway_mariadb_of_its_own() -> None:
     """`show` on a MariaDB pitfall starts a throwaway server and gives the suites a database."""
-
-    async def select_one(url: str) -> int:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return int(await conn.scalar(text("SELECT 1")))
-        finally:
-            await engine.dispose()
 
     with mariadb_for_pitfalls() as url:
         assert asyncio.run(select_one(url)) == 1

@@ -23,7 +23,7 @@ from testsupport.maria.errors import MariaDBFailedToStart, MariaDBUnavailable
 from testsupport.maria.server import Server
 from testsupport.pg.clustercache import chown_tree
 from testsupport.pg.embedded import scratch_root, stop_supervisor
-from testsupport.pg.runstate import OWNER_ENV, RUN_ID_ENV, join_run, keep_child, owner_pid, run_state_dir, state_path
+from testsupport.pg.runstate import keep_child, own_run, owner_pid, run_state_dir
 
 __all__ = [
     "embedded_server",
@@ -108,18 +108,10 @@ def start_embedded() -> dict[str, Any]:
 def embedded_server() -> Iterator[Server]:
     """A throwaway server of the caller's own, stopped at the end (the run's is ``shared_server``):
     a stand-in for a user's server in the tests, or for a script, whose process is then a run of
-    its own (as ``pg.embedded.embedded_server``)."""
-    own_run = RUN_ID_ENV not in os.environ
-    if own_run:
-        join_run(None)
-    try:
+    its own (``runstate.own_run``)."""
+    with own_run():
         info = start_embedded()
         try:
             yield Server(make_url(info["admin_url"]))
         finally:
             stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
-    finally:
-        if own_run:
-            shutil.rmtree(state_path(), ignore_errors=True)
-            for name in (RUN_ID_ENV, OWNER_ENV):
-                os.environ.pop(name, None)

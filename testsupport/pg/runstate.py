@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -33,6 +34,23 @@ def join_run(worker: str | None, reuse: bool = False) -> None:
     if worker is None:
         os.environ[RUN_ID_ENV] = uuid.uuid4().hex[:10]
         os.environ[OWNER_ENV] = str(os.getpid())
+
+
+@contextmanager
+def own_run() -> Iterator[None]:
+    """Outside a pytest run (a script, ``python -m testsupport.pitfalls show``) the caller's process
+    is a run of its own while this lasts: the owner of the servers it starts, its state folder
+    removed at the end. Inside a run it changes nothing."""
+    if RUN_ID_ENV in os.environ:
+        yield
+        return
+    join_run(None)
+    try:
+        yield
+    finally:
+        shutil.rmtree(state_path(), ignore_errors=True)
+        for name in (RUN_ID_ENV, OWNER_ENV):
+            os.environ.pop(name, None)
 
 
 def run_id() -> str:
