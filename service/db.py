@@ -172,22 +172,4 @@ def unavailable_sqlstate(exc: BaseException) -> str | None:
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES):
         return sqlstate
-    code = orig.args[0] if isinstance(orig, Exception) and orig.args and isinstance(orig.args[0], int) else None
-    return _UNAVAILABLE_MYSQL_ERRORS.get(code) if code is not None else None
-
-
-# MariaDB/MySQL error numbers that mean the same, as the SQLSTATE the server documents for each:
-# 1040 too many connections, 1044/1045 access denied, 1049 unknown database, 1053 shutdown in
-# progress; 2002/2003/2006/2013 the client cannot reach the server or lost it.
-# https://mariadb.com/kb/en/mariadb-error-code-reference/
-_UNAVAILABLE_MYSQL_ERRORS = {
-    1040: "08004",
-    1044: "42000",
-    1045: "28000",
-    1049: "42000",
-    1053: "08S01",
-    2002: "HY000",
-    2003: "HY000",
-    2006: "HY000",
-    2013: "HY000",
-}
+    return None
