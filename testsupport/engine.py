@@ -15,7 +15,7 @@ from sqlalchemy.sql.expression import ReleaseSavepointClause, RollbackToSavepoin
 from testsupport.config import Settings
 from testsupport.databases import MIGRATED_BY_SCHEMA
 from testsupport.guard import install_loop_guard
-from testsupport.maria.ddl import refuse_implicit_commits
+from testsupport.maria.ddl import refuse_implicit_commits, require_transactional_tables
 from testsupport.pg.template import Migrate
 from testsupport.sqlite import sqlite_savepoints, throwaway_sqlite
 
@@ -113,4 +113,6 @@ async def schema(engine: AsyncEngine, run_migrations: Migrate, database: str) ->
     if database in MIGRATED_BY_SCHEMA:
         async with engine.begin() as connection:
             await connection.run_sync(run_migrations)
+            if database == "mariadb":
+                await connection.run_sync(require_transactional_tables)
     return engine

@@ -1,14 +1,19 @@
 """DDL commits implicitly on MariaDB: a savepoint-mode test that sends it fails there, naming
-real-commit mode, and leaks nothing; real-commit mode runs it."""
+real-commit mode, and leaks nothing; real-commit mode runs it. A table without transactions
+(MyISAM) stops the schema: no rollback would undo its rows."""
 
 from __future__ import annotations
 
 import textwrap
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from tests.inner import run_inprocess
 from tests.service_suite import use_service
+from testsupport.maria.ddl import NonTransactionalTablesError, require_transactional_tables
+from testsupport.mariadb import Server
 
 pytestmark = pytest.mark.mariadb
 
@@ -51,3 +56,18 @@ def test_ddl_in_savepoint_mode_fails_naming_real_commit_mode(
             "implicitly*Fix: mark the test `@pytest.mark.db(transaction=True)` (real-commit mode*"
         ]
     )
+
+
+def test_a_table_without_transactions_stops_the_schema(own_mariadb: Server) -> None:
+    url = own_mariadb.create_database("test_engines")
+    engine = create_engine(make_url(url).set(drivername="mysql+pymysql"))
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE rows_stay (id INT PRIMARY KEY) ENGINE=InnoDB")
+            require_transactional_tables(connection)  # InnoDB: fine
+            connection.exec_driver_sql("CREATE TABLE kept (id INT PRIMARY KEY) ENGINE=MyISAM")
+            with pytest.raises(NonTransactionalTablesError, match=r"tables without transactions: kept \(MyISAM\)"):
+                require_transactional_tables(connection)
+    finally:
+        engine.dispose()
+        own_mariadb.drop_database("test_engines")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -51,3 +51,28 @@ def refuse_implicit_commits(engine: AsyncEngine) -> AsyncEngine:
         )
 
     return engine
+
+
+NOT_TRANSACTIONAL = text(
+    "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+    "AND TABLE_TYPE = 'BASE TABLE' AND ENGINE NOT IN ('InnoDB', 'ROCKSDB') ORDER BY TABLE_NAME"
+)
+
+
+class NonTransactionalTablesError(RuntimeError):
+    """Tables whose engine has no transactions: the per-test rollback would not undo their rows."""
+
+
+def require_transactional_tables(connection: Connection) -> None:
+    """After the schema is migrated: every table must be InnoDB (MariaDB's default) or MyRocks, the
+    engines with transactions and savepoints. A MyISAM, Aria or MEMORY table ignores ROLLBACK, so
+    rows a test wrote there would stay for every later test, silently.
+    https://mariadb.com/kb/en/myisam-storage-engine/"""
+    found = connection.execute(NOT_TRANSACTIONAL).all()
+    if found:
+        tables = ", ".join(f"{name} ({engine})" for name, engine in found)
+        raise NonTransactionalTablesError(
+            f"the migrated schema has tables without transactions: {tables}. Each test's rollback would leave "
+            "their rows behind for every later test. Fix: create them with ENGINE=InnoDB "
+            "(SQLAlchemy: Table(..., mysql_engine='InnoDB')), or set default_storage_engine=InnoDB on the server."
+        )
