@@ -6,8 +6,9 @@ with ``mariadb-install-db``, starts ``mariadbd`` on it as its child (no TCP, a u
 RUN_DIR), writes ``RUN_DIR/server.json`` once the server accepts connections, and then watches
 OWNER_PID (the pytest process, or the xdist controller). When the owner exits (normally, by Ctrl-C
 or by SIGKILL) or sends SIGTERM, it kills the server and removes RUN_DIR; if the owner died without
-cleaning up, the run's STATE_DIR too. If the supervisor itself is killed, the kernel kills the
-server (PR_SET_PDEATHSIG), and the data folder on tmpfs is removed by the next run's sweep.
+cleaning up, the run's STATE_DIR too. If the supervisor itself is killed (not something a killed
+run does: it is in a session of its own), the kernel kills the server (PR_SET_PDEATHSIG), but its
+RUN_DIR stays behind (``tsmy-*`` in /dev/shm or the temp folder).
 """
 
 from __future__ import annotations
