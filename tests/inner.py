@@ -8,7 +8,9 @@ run replaces both (it is a run of its own), so they are restored when the test e
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,9 +30,20 @@ from testsupport.pg import runstate
 ARGS = ("-p", "anyio.pytest_plugin", "-p", "testsupport.plugin", "-p", "no:cacheprovider")
 
 
+def _die_with_parent() -> None:
+    # The inner runs block for minutes until killed: if the test that started one is killed first
+    # (kill -9 of the outer run), the kernel kills it too (PR_SET_PDEATHSIG; prctl(2)), and its
+    # server's supervisor, watching it, stops the server.
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def popen(pytester: pytest.Pytester, *args: str, new_session: bool = False) -> subprocess.Popen[bytes]:
     """An inner run in a process of its own (for runs that are killed or interrupted), output
-    piped; ``new_session``: in a process group of its own, as a terminal starts a command."""
+    piped, killed with the process that started it; ``new_session``: in a process group of its
+    own, as a terminal starts a command."""
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", *ARGS, *args],
         cwd=pytester.path,
@@ -38,6 +51,7 @@ def popen(pytester: pytest.Pytester, *args: str, new_session: bool = False) -> s
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=new_session,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
 
 

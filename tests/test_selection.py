@@ -51,5 +51,5 @@ def test_without_mariadb_its_tests_are_deselected_naming_the_fix(
     result = run_inprocess(pytester, monkeypatch, "-m", "mariadb")
     result.assert_outcomes(deselected=6)
     result.stdout.fnmatch_lines(
-        ["testsupport: deselected 2 tests (mariadb: no MariaDB server binaries *set TEST_MARIADB_URL=mysql://*)"]
+        ["testsupport: deselected 1 tests (mariadb: no MariaDB server binaries *set TEST_MARIADB_URL=mysql://*)"]
     )

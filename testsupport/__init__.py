@@ -13,15 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from testsupport.app import asgi_client, serve
-    from testsupport.config import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.engine import make_test_engine
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
+    from testsupport.migrations.runner import MigrationRunner
+    from testsupport.migrations.source import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.queries import Queries
     from testsupport.sqlite import sqlite_savepoints
 
 __all__ = [
     "AppSessionUsedError",
     "LoopMismatchError",
+    "MigrationRunner",
     "MigrationsElsewhereError",
     "MigrationsInLoopError",
     "Queries",
@@ -34,8 +36,9 @@ __all__ = [
 _HOME = {
     "AppSessionUsedError": "testsupport.guard",
     "LoopMismatchError": "testsupport.guard",
-    "MigrationsElsewhereError": "testsupport.config",
-    "MigrationsInLoopError": "testsupport.config",
+    "MigrationRunner": "testsupport.migrations.runner",
+    "MigrationsElsewhereError": "testsupport.migrations.source",
+    "MigrationsInLoopError": "testsupport.migrations.source",
     "Queries": "testsupport.queries",
     "asgi_client": "testsupport.app",
     "make_test_engine": "testsupport.engine",

@@ -14,7 +14,7 @@ run the app's lifespan through asgi-lifespan: httpx's ASGITransport does not (ht
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
@@ -23,9 +23,10 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from starlette.types import ASGIApp
 
-from testsupport.config import Sessions, Settings
+from testsupport.config import DEFAULT_BASE_URL, Settings
 from testsupport.guard import refuse_connections
-from testsupport.net import app_bind
+from testsupport.net import NET, app_bind
+from testsupport.session_source import Sessions
 
 # A database no test reaches: the refusing engine's URL, in messages only.
 UNREACHABLE_DATABASE = "sqlite+aiosqlite:////nonexistent/testsupport-no-database.db"
@@ -128,24 +129,56 @@ async def serve(app: ASGIApp, **client_options: Any) -> AsyncIterator[httpx.Asyn
 
 
 @pytest.fixture(scope="session")
-async def running_app(session_app: Any) -> AsyncIterator[ASGIApp]:
-    """`session_app` with its lifespan running, once per database (per test cost ~0.5 ms)."""
-    async with LifespanManager(session_app) as manager:
-        yield manager.app
+async def running_app(session_app: Any, app_sessions: Sessions, schema: AsyncEngine) -> AsyncIterator[ASGIApp]:
+    """`session_app` with its lifespan running, once per database, started before the first test
+    of that database (`db_connection` requests it; per test it would cost ~0.5 ms). The
+    lifespan's own database work (a start-up check, a seed, a shutdown write) runs as a
+    real-commit test's does: the app's sessions on the test engine, its commits real, into the
+    session's own database, so every test sees a seed and each test's rollback returns to it."""
+    async with started(session_app, lambda: lifespan_database(app_sessions, schema)) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
 async def running_bare_app(bare_app: Any, anyio_backend: str) -> AsyncIterator[ASGIApp]:
-    """`bare_app` with its lifespan running, once per backend."""
-    async with LifespanManager(bare_app) as manager:
+    """`bare_app` with its lifespan running, once per backend. A lifespan that uses the database
+    fails here, saying so: it needs `client`."""
+    async with started(bare_app, lambda: NET.app_lifespan(None)) as running:
+        yield running
+
+
+@asynccontextmanager
+async def started(app: Any, database: Callable[[], AbstractContextManager[None]]) -> AsyncIterator[ASGIApp]:
+    """``app`` with its lifespan running (asgi-lifespan), ``database()`` in force while the
+    lifespan starts and while it stops, not between: the tests bind the app's sessions then."""
+    manager = LifespanManager(app)
+    with database():
+        await manager.__aenter__()
+    try:
         yield manager.app
+    finally:
+        with database():
+            await manager.__aexit__(None, None, None)
 
 
-def asgi_client(app: ASGIApp, **options: Any) -> httpx.AsyncClient:
+@contextmanager
+def lifespan_database(sessions: Sessions, engine: AsyncEngine) -> Iterator[None]:
+    """The app's sessions on the test engine while its lifespan starts or stops, then back on
+    what they were bound to (`refusing_engine`, or the test's connection)."""
+    saved = sessions.kw.get("bind")
+    sessions.configure(bind=engine)
+    try:
+        with NET.app_lifespan(engine.sync_engine):
+            yield
+    finally:
+        sessions.configure(bind=saved)
+
+
+def asgi_client(app: ASGIApp, base_url: str = DEFAULT_BASE_URL, **options: Any) -> httpx.AsyncClient:
     """An httpx client for an ASGI app, in process. It holds no connection or thread, so it needs
     no closing, and the fixtures below can be plain functions: an async fixture costs two more
     round trips through anyio's runner per test."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", **options)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, **options)
 
 
 @pytest.fixture(scope="session")
@@ -154,13 +187,20 @@ def client_headers() -> dict[str, str]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def client_base_url(testsupport_settings: Settings) -> str:
+    """Where `client` and `bare_client` send requests: testsupport_base_url, by default
+    http://testserver (an app behind TrustedHostMiddleware needs a host it accepts)."""
+    return testsupport_settings.base_url
+
+
 @pytest.fixture
-def client(app: Any, running_app: ASGIApp, client_headers: dict[str, str]) -> httpx.AsyncClient:
+def client(app: Any, running_app: ASGIApp, client_headers: dict[str, str], client_base_url: str) -> httpx.AsyncClient:
     """An httpx client for `app`, sending `client_headers` (pass ``headers=`` per request for others)."""
-    return asgi_client(running_app, headers=client_headers)
+    return asgi_client(running_app, client_base_url, headers=client_headers)
 
 
 @pytest.fixture
-def bare_client(running_bare_app: ASGIApp) -> httpx.AsyncClient:
+def bare_client(running_bare_app: ASGIApp, client_base_url: str) -> httpx.AsyncClient:
     """An httpx client for `bare_app`, with no headers."""
-    return asgi_client(running_bare_app)
+    return asgi_client(running_bare_app, client_base_url)

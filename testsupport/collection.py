@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from testsupport import mariadb, postgres
-from testsupport.config import Settings
+from testsupport import from_asyncio, mariadb, postgres
+from testsupport.config import Settings, database_targets
+from testsupport.constants import BACKENDS, installed_backends
 from testsupport.databases import DATABASES
 from testsupport.loop import STARTS_KEY
-from testsupport.plugin import BACKENDS, installed_backends
 
 # SQLAlchemy's async layer (pool queue, locks, clean-up) and both drivers are asyncio-only;
 # upstream declined an anyio port (sqlalchemy/awaitlet PR #7). ../shared/FINDINGS.md section 2.
@@ -57,18 +57,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped: list[pytest.Item] = []
     counts = config.stash[_deselected_key]
     installed = installed_backends()
+    settings = config.stash[SETTINGS_KEY]
     _check_own_anyio_backend(config, items)
-    missing = _missing_targets(items)
+    for note in from_asyncio.leftovers(items):
+        config.stash[_collection_notes_key][note] = 1
+    # A target the project runs but this machine cannot have (MariaDB without a URL or binaries).
+    missing = _missing_targets([item for item in items if (_target(item) or "") in settings.databases])
     for item in items:
-        backend, target = _params(item)
-        unavailable = missing.get(_target(item) or "") if missing else None
-        if unavailable:
-            reason = unavailable
-        elif backend is not None and backend not in chosen:
-            reason = "not in --anyio-backends" if backend in installed else f"{backend} is not installed"
-        elif backend is not None and target is not None and backend not in DB_BACKENDS:
-            reason = f"{backend} x database: {TRIO_REASON}"
-        else:
+        reason = _left_out(item, chosen, installed, settings.databases) or missing.get(_target(item) or "", "")
+        if not reason:
             keep.append(item)
             continue
         dropped.append(item)
@@ -128,6 +125,31 @@ def _check_own_anyio_backend(config: pytest.Config, items: list[pytest.Item]) ->
             f"on the backend it returns (no trio run, and database tests there fail). {fix}"
         ] = 1
         return
+
+
+def _left_out(item: pytest.Item, chosen: list[str], installed: list[str], project: tuple[str, ...]) -> str:
+    """Why this test is deselected, for the summary (empty: it runs)."""
+    backend, target = _params(item)
+    if backend is not None and backend not in chosen:
+        return "not in --anyio-backends" if backend in installed else f"{backend} is not installed"
+    if backend is not None and target is not None and backend not in DB_BACKENDS:
+        return f"{backend} x database: {TRIO_REASON}"
+    return "" if target is None else _target_left_out(item, target, project)
+
+
+def _target_left_out(item: pytest.Item, target: str, project: tuple[str, ...]) -> str:
+    """Why this test does not run on ``target`` (empty: it does): the project's choice
+    (testsupport_databases), or a ``db(databases=...)`` mark on the test, its class or module."""
+    if target not in project:
+        return f"{target}: not in testsupport_databases = {', '.join(project)}"
+    marked = next((m.kwargs["databases"] for m in item.iter_markers("db") if "databases" in m.kwargs), None)
+    if marked is None:
+        return ""
+    try:
+        chosen = database_targets(f"{item.nodeid}: db(databases=...)", marked)
+    except pytest.UsageError as exc:
+        raise pytest.UsageError(f"{exc} (a mark's value: a name or a list of names)") from None
+    return "" if target in chosen else f"{target}: marked db(databases={', '.join(chosen)})"
 
 
 def _params(item: pytest.Item) -> tuple[str | None, str | None]:

@@ -9,14 +9,13 @@ looks for PostgreSQL or MariaDB.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from testsupport.mariadb import mariadb_database
-from testsupport.postgres import Migrate, postgres_database, scratch_root
+from testsupport.postgres import Migrate, postgres_database, run_scratch
 
 DATABASES = (
     pytest.param("sqlite", id="sqlite", marks=[pytest.mark.sqlite, pytest.mark.db]),
@@ -38,7 +37,8 @@ def database(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def database_url(database: str, request: pytest.FixtureRequest) -> str:
     """A database of the current target for this session (and xdist worker), migrated or not
-    (the ``schema`` fixture brings it to head either way)."""
+    (the ``schema`` fixture brings it to head either way). A ``str`` whose ``repr`` hides the
+    password (testsupport.redact)."""
     url: str = request.getfixturevalue(f"{database}_url")
     return url
 
@@ -53,8 +53,8 @@ def sqlite_driver(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def sqlite_folder() -> Iterator[Path]:
     """A private folder for this session's (and xdist worker's) SQLite files, on tmpfs when there
-    is one; removed at the end."""
-    folder = Path(tempfile.mkdtemp(prefix="testsupport-sqlite-", dir=scratch_root()))
+    is one; removed at the end, or by the next run if this one is killed."""
+    folder = run_scratch("testsupport-sqlite")
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -66,9 +66,9 @@ def sqlite_url(sqlite_folder: Path, sqlite_driver: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(run_migrations: Migrate, migrations_fingerprint: str) -> Iterator[str]:
+def postgres_url(run_migrations: Migrate, migrations_fingerprint: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """This worker's clone of the run's migrated template database, dropped at the end."""
-    with postgres_database(run_migrations, fingerprint=migrations_fingerprint) as url:
+    with postgres_database(run_migrations, fingerprint=migrations_fingerprint, session=request.session) as url:
         yield url
 
 
@@ -80,11 +80,17 @@ def mariadb_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def empty_database_url(database: str, sqlite_folder: Path, sqlite_driver: str) -> Iterator[str]:
+def empty_database_url(
+    database: str, sqlite_folder: Path, sqlite_driver: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """A second, unmigrated database of the current target, for tests that migrate up and down
     freely (the shared one stays at head for the savepoint tests)."""
     if database == "sqlite":
         yield f"sqlite+{sqlite_driver}:///{sqlite_folder / 'empty.db'}"
         return
-    with postgres_database(None, suffix="_empty") if database == "postgres" else mariadb_database("_empty") as url:
+    if database == "mariadb":
+        with mariadb_database("_empty") as url:
+            yield url
+        return
+    with postgres_database(None, suffix="_empty", session=request.session) as url:
         yield url

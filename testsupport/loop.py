@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import anyio.lowlevel
 import pytest
 
-from testsupport.plugin import BACKENDS
+from testsupport.constants import BACKENDS
 
 # How often each backend's runner was started in this process: once, unless the tests of the two
 # backends were interleaved (each switch closes one loop and sets the session's engines up again).

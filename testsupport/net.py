@@ -66,7 +66,10 @@ TEST_ENGINE_FIXTURE = "engine"
 # testsupport resolving the `testsupport_*` keys at start-up), test collection.
 _SKIPPED = (
     *(os.path.dirname(module.__file__ or "") for module in (sqlalchemy, _pytest, pytest, pluggy, importlib)),
-    *(os.path.join(os.path.dirname(__file__), name) for name in ("config.py", "plugin.py")),
+    *(
+        os.path.join(os.path.dirname(__file__), name)
+        for name in ("config.py", "plugin.py", "resolve.py", "app_target.py", "session_source.py")
+    ),
     "<",
 )
 
@@ -157,6 +160,21 @@ class Net:
             yield
         finally:
             self.trusted -= 1
+
+    @contextmanager
+    def app_lifespan(self, engine: Engine | None) -> Iterator[None]:
+        """The app's lifespan starting or stopping (`running_app`): the test engine as in a
+        real-commit test (its work committed into the session's database), any other engine
+        refused as in a database test. Without an engine (`running_bare_app`), every one refused."""
+        saved = self.mode, self.current, self.test_name
+        if engine is None:
+            self.mode, self.test_name = Mode.BLOCKED, "the app's lifespan, started for `bare_client` (no database),"
+        else:
+            self.mode, self.current, self.test_name = Mode.TRANSACTION, engine.dialect, "the app's lifespan"
+        try:
+            yield
+        finally:
+            self.mode, self.current, self.test_name = saved
 
     # -- engines -----------------------------------------------------------------------------
 

@@ -12,36 +12,20 @@ import sys
 
 import pytest
 
-# ini key -> help line (pytest --help lists them under [pytest] ini-options).
-KEYS = {
-    "testsupport_app": "the ASGI app or app factory under test, 'package.module:attribute' (turns testsupport on)",
-    "testsupport_sessionmaker": "where the app's handlers get their sessions: an async_sessionmaker, or a "
-    "function of an engine returning one, 'package.module:attribute'",
-    "testsupport_session_dependency": "fallback: the app's session dependency (e.g. get_db), overridden to "
-    "yield the test's session; costs ~0.3 ms per request",
-    "testsupport_alembic_config": "alembic.ini or pyproject.toml ([tool.alembic]), relative to the rootdir",
-    "testsupport_metadata": "the models' MetaData, 'package.module:Base.metadata': for --no-migrations, or "
-    "the schema when there is no Alembic config",
-}
-BACKENDS = ("asyncio", "trio")
-
-
-def installed_backends() -> list[str]:
-    """asyncio, and trio when it is installed (it is optional)."""
-    import importlib.util
-
-    return [b for b in BACKENDS if b == "asyncio" or importlib.util.find_spec(b) is not None]
-
+from testsupport.constants import BACKENDS, KEYS, installed_backends
 
 FIXTURE_MODULES = (
     "testsupport.loop",
     "testsupport.databases",
+    "testsupport.redact",
     "testsupport.engine",
     "testsupport.transaction",
     "testsupport.app",
     "testsupport.queries",
     "testsupport.collection",
     "testsupport.interrupt",
+    "testsupport.migrations.runner",
+    "testsupport.migrations.collect",
 )
 
 
@@ -117,8 +101,9 @@ def refuse_competing_plugins(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "pytest-asyncio is active: it would run the async tests on loops of its own, not anyio's "
             "session loop (RuntimeError: Runner.run() cannot be called from a running event loop). Fix: "
-            'addopts = ["-p", "no:asyncio"] in [tool.pytest.ini_options], and remove asyncio_mode and '
-            "@pytest.mark.asyncio marks."
+            'addopts = ["-p", "no:asyncio"] in [tool.pytest.ini_options] (or uninstall it), and remove the '
+            'asyncio_* keys; @pytest.mark.asyncio marks may stay (the summary counts them). README: "Coming from '
+            'pytest-asyncio".'
         )
 
 
@@ -136,17 +121,19 @@ def pytest_configure(config: pytest.Config) -> None:
     # The net first: resolving the keys imports the project's modules, and an engine they build at
     # import time must be recorded (its URL, where it was made) for the net's messages. A refused
     # configuration ends the run in pytest_unconfigure, which removes the net again.
-    net.install(config)
-    loaded = settings.load(config)
     for line in (  # before the fixture modules are imported: their parameters carry these marks
         "sqlite: runs on the SQLite target",
         "postgres: runs on the PostgreSQL target",
         "mariadb: runs on the MariaDB target (also marked mysql)",
         "mysql: runs on the MariaDB target (the MySQL family)",
-        "db(transaction=False): uses a database (deselected on trio); transaction=True: real commits, "
-        "tables emptied after the test",
+        "db(transaction=False, databases=None): uses a database (deselected on trio); transaction=True: real "
+        "commits, tables emptied after the test; databases='postgres' (or a list): only on those targets",
+        # pytest-asyncio's, left over in a migrated suite: accepted (no PytestUnknownMarkWarning), and counted.
+        "asyncio: pytest-asyncio's mark, left over: testsupport runs async tests without a marker",
     ):
         config.addinivalue_line("markers", line)
+    net.install(config)
+    loaded = settings.load(config)
     import importlib
 
     from testsupport import collection

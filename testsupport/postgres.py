@@ -11,9 +11,9 @@ This module is the public face; each concern lives in its own module under ``tes
 from __future__ import annotations
 
 from testsupport.pg.clustercache import CACHE_ENV
-from testsupport.pg.embedded import BINDIR_ENV, embedded_server, find_bindir, scratch_root
+from testsupport.pg.embedded import BINDIR_ENV, embedded_server, find_bindir
 from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured, PostgresUnavailable
-from testsupport.pg.runstate import OWNER_ENV, RUN_ID_ENV, join_run
+from testsupport.pg.runstate import OWNER_ENV, RUN_ID_ENV, join_run, run_scratch, scratch_root
 from testsupport.pg.server import Server
 from testsupport.pg.shared import finish_run, leave_run, run_report
 from testsupport.pg.template import Migrate
@@ -41,5 +41,6 @@ __all__ = [
     "leave_run",
     "postgres_database",
     "run_report",
+    "run_scratch",
     "scratch_root",
 ]

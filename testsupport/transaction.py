@@ -79,9 +79,12 @@ async def testsupport_transaction(schema: AsyncEngine) -> AsyncIterator[TestTran
 
 
 @pytest.fixture
-def db_connection(schema: AsyncEngine, request: pytest.FixtureRequest) -> Iterator[AsyncConnection]:
+def db_connection(
+    schema: AsyncEngine, running_app: object, request: pytest.FixtureRequest
+) -> Iterator[AsyncConnection]:
     """This test's connection, inside a transaction rolled back at teardown; with
-    ``@pytest.mark.db(transaction=True)`` a plain pooled connection, the tables emptied after."""
+    ``@pytest.mark.db(transaction=True)`` a plain pooled connection, the tables emptied after.
+    The app is started first (`running_app`), so what its lifespan writes is there in every test."""
     item = request.node
     if _opens_in_test_body(item):
         transaction = TestTransaction(TestConnection(schema), started=False)  # pytest_pyfunc_call opens it

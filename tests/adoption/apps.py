@@ -260,7 +260,8 @@ async def create_user(body: UserIn, db=Depends(get_db)):
     except IntegrityError:
         await db.rollback()
         raise HTTPException(409, "taken") from None
-    await db.refresh(user)
+    # No refresh: the app's sessions do not expire on commit (with SQLAlchemy's default they would,
+    # and reading user.email here would be a lazy load: MissingGreenlet).
     return {"id": user.id, "email": user.email}
 
 

@@ -111,7 +111,13 @@ def test_module_global_app_through_its_session_dependency(
     override = ("-o", "testsupport_sessionmaker=", "-o", "testsupport_session_dependency=app.deps:get_db")
     result = run(pytester, monkeypatch, *override, "-k", "sqlite")
     result.assert_outcomes(passed=2, deselected=12)
-    result.stdout.fnmatch_lines(["testsupport: the app's test sessions come from async_sessionmaker(engine) *"])
+    # The handler reads the row after its commit, which needs the app's expire_on_commit=False.
+    result.stdout.fnmatch_lines(
+        [
+            "testsupport: testsupport_session_dependency: the test sessions take the settings of SessionLocal, which "
+            "app.deps:get_db uses (autoflush=True, expire_on_commit=False); set testsupport_sessionmaker *"
+        ]
+    )
     no_production_database(pytester)
 
 
@@ -316,7 +322,8 @@ def test_readme_blocks_are_what_the_service_uses_too() -> None:
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert 'testsupport_app = "service.main:create_app"' in pyproject
     assert 'testsupport_sessionmaker = "service.db:make_sessionmaker"' in pyproject
-    readme_keys = re.findall(r"^(testsupport_\w+) = ", readme_block("factory"), re.MULTILINE)
+    blocks = readme_block("factory") + readme_block("migration-checks")
+    readme_keys = re.findall(r"^(testsupport_\w+) = ", blocks, re.MULTILINE)
     assert readme_keys == re.findall(r"^(testsupport_\w+) = ", pyproject, re.MULTILINE)
 
 
@@ -351,7 +358,7 @@ import sys
 
 def test_one():
     loaded = sorted(name for name in sys.modules if name.startswith(("testsupport", "sqlalchemy")))
-    assert loaded == ["testsupport", "testsupport.plugin"]
+    assert loaded == ["testsupport", "testsupport.constants", "testsupport.plugin"]
 """
     )
     pytester.runpytest_subprocess(*BASE).assert_outcomes(passed=1)

@@ -24,14 +24,8 @@ from service.db import engine_url, make_engine
 from service.main import create_app
 from service.settings import Settings
 
-# These are about PostgreSQL URLs: run them on the postgres target only (same id and markers as
-# testsupport's own parameter, so -k/-m postgres select them and the session's server is reused).
-postgres_only = pytest.mark.parametrize(
-    "database",
-    [pytest.param("postgres", id="postgres", marks=[pytest.mark.postgres, pytest.mark.db])],
-    indirect=True,
-    scope="session",
-)
+# These are about PostgreSQL URLs: run them on the postgres target only (the summary says so).
+postgres_only = pytest.mark.db(databases="postgres")
 
 
 def with_query(url: str | URL, **params: str) -> str:

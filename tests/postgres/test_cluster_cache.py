@@ -30,7 +30,7 @@ def test_the_same_build_elsewhere_shares_one_entry(
     copy = tmp_path / bindir.relative_to(root)
 
     assert cluster_cache(copy) == cluster_cache(bindir)
-    assert [p.name for p in own_cache.iterdir()] == [cluster_cache(bindir).name]
+    assert [p.name for p in own_cache.iterdir()] == [cluster_cache(bindir)[0].name]
 
 
 def _entry(base: Path, name: str, idle_days: float) -> Path:

@@ -48,18 +48,24 @@ def test_ctrl_c_exits_with_code_2_and_one_line(pytester: pytest.Pytester, monkey
         monkeypatch.setenv("MARKER", str(pytester.path / mode))
         monkeypatch.setenv("MODE", mode)
         runs[mode] = popen(pytester, "-k", "postgres", new_session=True)
-    for mode, run in runs.items():
-        marker = pytester.path / mode
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert run.poll() is None, run.communicate()[0].decode()
-            assert time.monotonic() < deadline, f"the inner test ({mode}) did not start in 60 s"
-            time.sleep(0.02)
-        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-    for mode, run in runs.items():
-        output = run.communicate(timeout=60)[0].decode()
+    try:
+        for mode, run in runs.items():
+            marker = pytester.path / mode
+            deadline = time.monotonic() + 60
+            while not marker.exists():
+                assert run.poll() is None, run.communicate()[0].decode()
+                assert time.monotonic() < deadline, f"the inner test ({mode}) did not start in 60 s"
+                time.sleep(0.02)
+            os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        for mode, run in runs.items():
+            output = run.communicate(timeout=60)[0].decode()
 
-        assert run.returncode == pytest.ExitCode.INTERRUPTED, (mode, output)
-        assert "!! KeyboardInterrupt !!" in output, (mode, output)
-        assert "Traceback" not in output, (mode, output)
-        assert "closed in the middle" not in output, (mode, output)
+            assert run.returncode == pytest.ExitCode.INTERRUPTED, (mode, output)
+            assert "!! KeyboardInterrupt !!" in output, (mode, output)
+            assert "Traceback" not in output, (mode, output)
+            assert "closed in the middle" not in output, (mode, output)
+    finally:
+        for run in runs.values():
+            if run.poll() is None:  # the test failed before its Ctrl-C: the run must not outlive it
+                run.kill()
+                run.communicate()

@@ -8,16 +8,17 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.inner import alive, popen, run_inprocess
+from tests.inner import alive, popen, run_inprocess, wait_for
 from tests.service_suite import use_service
 from testsupport.pg.embedded import stop_supervisor
 from testsupport.pg.runstate import state_path
@@ -93,10 +94,23 @@ BAD_URLS = {
     "no-createdb": ("postgresql://plain:plain-secret@/postgres?host={socket}", "may not create databases"),
     "not-postgres": ("mysql://root@127.0.0.1/x", "is not a PostgreSQL URL"),
     "not-a-url": ("postgresql://app:the-secret@db.example:five432/x", "is not a database URL"),
+    # Something listens but never answers: named, after the probe's 3 s, not an empty reason after 10 s.
+    "silent-listener": (
+        "postgresql://app:the-secret@127.0.0.1:{silent}/postgres",
+        "cannot connect: 127.0.0.1:{silent} accepted the connection but sent nothing back within 3 s: a program "
+        "other than PostgreSQL listens there. Fix TEST_POSTGRES_URL",
+    ),
 }
 
 
-def bad_url(own_server: Server, case: str) -> tuple[str, str, str]:
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port whose listener accepts connections (the kernel does, up to its backlog) and never answers."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield listener.getsockname()[1]
+
+
+def bad_url(own_server: Server, case: str, silent_port: int) -> tuple[str, str, str]:
     """The case's URL, the error it must give, and how the URL must be shown in it."""
     own_server.execute(
         *(
@@ -105,7 +119,8 @@ def bad_url(own_server: Server, case: str) -> tuple[str, str, str]:
         ),
     )
     template, expected = BAD_URLS[case]
-    url = template.format(socket=own_server.admin_url.query["host"])
+    url = template.format(socket=own_server.admin_url.query["host"], silent=silent_port)
+    expected = expected.format(silent=silent_port)
     # Where a URL cannot be parsed, nothing of it is shown: it may still hold a password.
     shown = (
         f"{URL_ENV} is set"
@@ -116,8 +131,8 @@ def bad_url(own_server: Server, case: str) -> tuple[str, str, str]:
 
 
 @pytest.mark.parametrize("case", list(BAD_URLS))
-def test_bad_user_url_is_one_clear_error(own_server: Server, case: str) -> None:
-    url, expected, shown = bad_url(own_server, case)
+def test_bad_user_url_is_one_clear_error(own_server: Server, case: str, silent_port: int) -> None:
+    url, expected, shown = bad_url(own_server, case, silent_port)
 
     with pytest.raises(PostgresMisconfigured) as caught:
         external_server(url)
@@ -132,9 +147,9 @@ def test_bad_user_url_is_one_clear_error(own_server: Server, case: str) -> None:
 # one that fails on parsing.
 @pytest.mark.parametrize("case", ["unreachable-port", "not-a-url"])
 def test_bad_user_url_stops_the_run_with_one_clear_error(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_server: Server, case: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_server: Server, case: str, silent_port: int
 ) -> None:
-    url, expected, shown = bad_url(own_server, case)
+    url, expected, shown = bad_url(own_server, case, silent_port)
     monkeypatch.setenv(URL_ENV, url)
     monkeypatch.delenv(REQUIRE_ENV, raising=False)
 
@@ -146,6 +161,23 @@ def test_bad_user_url_stops_the_run_with_one_clear_error(
     assert expected in output
     assert "secret" not in output  # the password is hidden
     assert "Traceback" not in output
+
+
+def test_bad_user_url_stops_an_xdist_run_with_the_reason(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_server: Server, silent_port: int
+) -> None:
+    """pytest.exit in an xdist worker is a crash to the controller: an INTERNALERROR without the
+    message. The worker's test errors with it instead, and the run stops naming it."""
+    url, expected, shown = bad_url(own_server, "unreachable-port", silent_port)
+    monkeypatch.setenv(URL_ENV, url)
+    monkeypatch.delenv(REQUIRE_ENV, raising=False)
+
+    result = inner_run(pytester, monkeypatch, "-p", "xdist", "-n", "2")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output
+    result.stdout.fnmatch_lines([f"*Interrupted: {shown}: {expected} (connection refused: no server listens there)*"])
 
 
 def _children(pid: int) -> list[int]:
@@ -183,25 +215,27 @@ def test_sigkill_of_the_test_run_leaves_no_server(pytester: pytest.Pytester, mon
     use_service(pytester)
     pytester.makepyfile(test_block=BLOCKING_SUITE)
     run = popen(pytester, "-k", "postgres")  # plugins named: no scan of every entry point
-    deadline = time.monotonic() + 60
-    while not marker.exists():
+    try:
+        wait_for(lambda: marker.exists() or run.poll() is not None, "the inner run's server to come up", 60)
         assert run.poll() is None, "the inner run ended before its server came up"
-        assert time.monotonic() < deadline, "the inner run's server did not come up in 60 s"
-        time.sleep(0.02)
-    info = json.loads(marker.read_text())
-    run_dir = Path(info["run_dir"])
-    postmaster = int((run_dir / "data" / "postmaster.pid").read_text().split()[0])
-    processes = [info["supervisor_pid"], postmaster, *_children(postmaster)]
-    assert all(alive(pid) for pid in processes)
+        info = json.loads(marker.read_text())
+        run_dir = Path(info["run_dir"])
+        postmaster = int((run_dir / "data" / "postmaster.pid").read_text().split()[0])
+        processes = [info["supervisor_pid"], postmaster, *_children(postmaster)]
+        assert all(alive(pid) for pid in processes)
 
-    os.kill(run.pid, signal.SIGKILL)
-    run.communicate()
+        os.kill(run.pid, signal.SIGKILL)
+    finally:
+        if run.poll() is None:  # this test failed before its kill: the inner run must not outlive it
+            run.kill()
+        run.communicate()
 
     state_dir = state_path(info["run_id"])
-    deadline = time.monotonic() + 15
-    while any(alive(pid) for pid in processes) or run_dir.exists() or state_dir.exists():
-        assert time.monotonic() < deadline, f"left: {[p for p in processes if alive(p)]}, {run_dir}, {state_dir}"
-        time.sleep(0.02)
+    wait_for(
+        lambda: not any(alive(pid) for pid in processes) and not run_dir.exists() and not state_dir.exists(),
+        f"the server's processes, {run_dir} and {state_dir} to go",
+        15,
+    )
 
 
 WORKER = textwrap.dedent(

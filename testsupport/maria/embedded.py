@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +20,9 @@ from sqlalchemy.engine import URL, make_url
 from testsupport.maria import supervisor
 from testsupport.maria.errors import MariaDBFailedToStart, MariaDBUnavailable
 from testsupport.maria.server import Server
-from testsupport.pg.clustercache import chown_tree
-from testsupport.pg.embedded import scratch_root, stop_supervisor
-from testsupport.pg.runstate import keep_child, own_run, owner_pid, run_state_dir
+from testsupport.pg.embedded import stop_supervisor
+from testsupport.pg.runstate import keep_child, own_run, owner_pid, run_scratch, run_state_dir
+from testsupport.pg.supervisor import private_folder
 
 __all__ = [
     "embedded_server",
@@ -60,9 +59,12 @@ def start_embedded() -> dict[str, Any]:
     owner, state = owner_pid(), run_state_dir()
     server, install = find_binaries()
     # Short path: a unix socket path is limited to 107 bytes.
-    run_dir = Path(tempfile.mkdtemp(prefix="tsmy-", dir=scratch_root()))
+    # Named after the run, so a killed run's folder goes with the next run (runstate.sweep_dead_runs).
+    run_dir = run_scratch("tsmy")
     try:
-        chown_tree(run_dir)  # as root the server runs as nobody, who writes its data and socket here
+        # As root, root's folder in the run's own group, in which the server (nobody) runs: it writes its
+        # data and socket here, and no other process of uid nobody reaches them (pg.supervisor).
+        private_folder(run_dir)
         process = subprocess.Popen(
             [
                 sys.executable,

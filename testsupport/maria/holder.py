@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -26,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from testsupport.maria.server import DRIVER, quoted
-from testsupport.pg.holder import parse_owned
+from testsupport.pg.holder import MARK
 from testsupport.pg.runstate import pid_alive
 
 POLL_SECONDS = 0.05
@@ -41,12 +43,26 @@ def lock_name(run_id: str) -> str:
     return f"testsupport-run:{run_id}"  # named locks are server-wide, at most 64 characters
 
 
-async def owned(conn: AsyncConnection) -> dict[tuple[str, str], list[str]]:
+def parse_owned(rows: list[Any]) -> dict[str, list[str]]:
+    """Run id -> its databases, from (name, comment) rows. Databases without an owner record are
+    never touched."""
+    runs: dict[str, list[str]] = {}
+    for name, comment in rows:
+        try:
+            record = json.loads(comment or "")
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get(MARK), str):
+            runs.setdefault(record[MARK], []).append(name)
+    return runs
+
+
+async def owned(conn: AsyncConnection) -> dict[str, list[str]]:
     return parse_owned(list((await conn.execute(OWNED_DATABASES, {"p": PATTERN})).all()))
 
 
 async def drop_run(conn: AsyncConnection, run_id: str) -> list[str]:
-    names = [name for (run, _), found in (await owned(conn)).items() if run == run_id for name in found]
+    names = (await owned(conn)).get(run_id, [])
     for name in names:
         await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted(name)}")
     return names

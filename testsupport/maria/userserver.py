@@ -108,7 +108,7 @@ def sweep_dead_runs(server: Server) -> dict[str, Any]:
         runs = 0
         try:
             async with engine.connect() as conn:
-                for (run, _), names in sorted((await holder.owned(conn)).items()):
+                for run, names in sorted((await holder.owned(conn)).items()):
                     name = holder.lock_name(run)
                     if (await conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": name})).scalar() != 1:
                         continue  # held: that run is alive

@@ -11,24 +11,29 @@ removed.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from testsupport.pg import supervisor
-from testsupport.pg.errors import PostgresFailedToStart
+from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured
 
 CACHE_ENV = "TESTSUPPORT_PG_CACHE"  # where the pristine and kept clusters live (default /var/tmp)
 PRUNE_DAYS = 14
 KEEP_ENTRIES = 4
 USE_LOCK = "use.lock"
 LAST_USED = "last-used"
+KEPT = "kept"  # the kept cluster's folder (--reuse-db): as root, root's, in the run's server group
+CONFIG_FILES = ("postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf")
 _IDENTITY_BYTES = 64 * 1024  # holds the ELF build id (.note.gnu.build-id) or Mach-O LC_UUID
 
 
@@ -56,26 +61,85 @@ def cache_base() -> Path:
     return Path(os.environ.get(CACHE_ENV) or default)
 
 
-def cluster_cache(bindir: Path) -> Path:
-    """The build's folder, made on first use (without locking it: see ``use_entry``)."""
-    cache = cache_base() / f"pg-{build_key(bindir)}"
-    cache.mkdir(parents=True, exist_ok=True, mode=0o755)
-    return cache
+def distrust(path: Path, owners: set[int]) -> str | None:
+    """Why ``path`` may not be used: a link, owned by a user not in ``owners``, or writable by
+    others (group or world); None when it may, or when it does not exist."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if stat.S_ISLNK(info.st_mode):
+        return f"{path} is a symbolic link"
+    if info.st_uid not in owners:
+        return f"{path} is owned by uid {info.st_uid}, not by uid {os.geteuid()} who runs the tests"
+    if mode & 0o022:
+        return f"{path} is writable by others (mode {mode:04o})"
+    return None
 
 
-def use_entry(bindir: Path) -> tuple[Path, int]:
-    """The build's folder and a file descriptor holding its lock shared: the entry is not pruned
-    while the descriptor is open (the run's supervisor keeps it). Marks it used now, and prunes
-    the others."""
+def _entry_distrust(entry: Path) -> str | None:
+    """Why the entry's pristine cluster and binaries may not be used, or None. Both are this
+    user's alone (as root too: a pristine cluster owned by nobody could be edited by any process
+    of that uid, and every cold start copies it)."""
+    me = {os.geteuid()}
+    pristine = entry / "pristine"
+    paths = [entry, pristine, *(pristine / name for name in CONFIG_FILES), entry / "install"]
+    return next(filter(None, (distrust(path, me) for path in paths)), None)
+
+
+def kept_distrust(kept: Path) -> str | None:
+    """Why the kept cluster (--reuse-db) may not be used, or None: its folder is this user's and
+    closed to others; its data the server user's (PostgreSQL runs on it in place)."""
+    me = {os.geteuid()}
+    server = me | {supervisor.server_user().get("user", os.geteuid())}
+    data = kept / "data"
+    reason = distrust(kept, me) or next(
+        filter(None, (distrust(path, server) for path in [data, *(data / name for name in CONFIG_FILES)])), None
+    )
+    if reason is None and kept.exists() and stat.S_IMODE(kept.stat().st_mode) & 0o007:
+        reason = f"{kept} is open to others (mode {stat.S_IMODE(kept.stat().st_mode):04o})"
+    return reason
+
+
+def cluster_cache(bindir: Path) -> tuple[Path, str | None]:
+    """The build's folder, made on first use (without locking it: see ``use_entry``), and why it
+    was rebuilt, if it was. A cache base that is not this user's alone is refused: the clusters
+    in it are what every test server starts from."""
+    base = cache_base()
+    base.mkdir(parents=True, exist_ok=True, mode=0o755)
+    reason = distrust(base, {os.geteuid()})
+    if reason:
+        raise PostgresMisconfigured(
+            f"the PostgreSQL cluster cache is not yours alone: {reason}. Another user could change the "
+            "clusters the tests run on (a setting planted in one reaches every test server). Fix: remove it, "
+            f"or set {CACHE_ENV} to a folder of your own that others cannot write."
+        )
+    cache = base / f"pg-{build_key(bindir)}"
+    cache.mkdir(exist_ok=True, mode=0o755)
+    reason = _entry_distrust(cache)
+    if reason:
+        # Aside at once (prune removes it once no run uses it), and a new entry in its place.
+        with contextlib.suppress(FileNotFoundError):  # another run just did
+            cache.rename(cache.with_name(f".{cache.name}.untrusted-{os.getpid()}-{time.time_ns()}"))
+        cache.mkdir(exist_ok=True, mode=0o755)
+        return cache, f"rebuilt the cluster cache entry {cache}: {reason}"
+    return cache, None
+
+
+def use_entry(bindir: Path) -> tuple[Path, int, str | None]:
+    """The build's folder, a file descriptor holding its lock shared (the entry is not pruned
+    while the descriptor is open: the run's supervisor keeps it), and why the entry was rebuilt,
+    if it was. Marks it used now, and prunes the others."""
     for _ in range(3):
-        entry = cluster_cache(bindir)
+        entry, rebuilt = cluster_cache(bindir)
         fd = os.open(entry / USE_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
         fcntl.flock(fd, fcntl.LOCK_SH)
         # A pruning run may have removed the folder between mkdir and flock: start again.
         if (entry / USE_LOCK).exists() and os.stat(entry / USE_LOCK).st_ino == os.fstat(fd).st_ino:
-            (entry / LAST_USED).touch()
+            (entry / LAST_USED).touch(mode=0o644)
             prune(entry.parent, keep=entry)
-            return entry, fd
+            return entry, fd, rebuilt
         os.close(fd)
     raise PostgresFailedToStart(f"the cluster cache {entry} keeps disappearing; is another process removing it?")
 
@@ -92,14 +156,15 @@ def prune(base: Path, keep: Path | None = None, days: float = PRUNE_DAYS, entrie
     candidates = sorted((e for e in base.glob("pg-*") if e.is_dir()), key=last_used, reverse=True)
     now = time.time()
     removed = []
-    for rank, entry in enumerate(candidates):
+    for rank, entry in enumerate([*candidates, *base.glob(".pg-*.untrusted-*")]):
         idle = now - last_used(entry)
-        if entry == keep or idle < (days * 86400 if rank < entries else 86400):
+        untrusted = entry.name.startswith(".")  # set aside by cluster_cache: removed once unused
+        if entry == keep or (not untrusted and idle < (days * 86400 if rank < entries else 86400)):
             continue
         fd = os.open(entry / USE_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            doomed = entry.with_name(f".{entry.name}.removing-{os.getpid()}")
+            doomed = entry.with_name(f".{entry.name.lstrip('.')}.removing-{os.getpid()}")
             entry.rename(doomed)  # at once, so no run starts on a half-removed entry
         except OSError:  # BlockingIOError: in use; or another run is removing it
             continue
@@ -110,13 +175,20 @@ def prune(base: Path, keep: Path | None = None, days: float = PRUNE_DAYS, entrie
     return removed
 
 
-def chown_tree(path: Path) -> None:
-    user = supervisor.server_user()
+def chown_tree(path: Path, user: dict[str, Any] | None = None) -> None:
+    """``path`` and all in it to the server's user (as root), or to ``user``."""
+    user = supervisor.server_user() if user is None else user
     if not user:
         return
     for folder, dirs, files in os.walk(path):
         for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
             os.lchown(name, user["user"], user["group"])
+
+
+def own_tree(path: Path) -> None:
+    """``path`` and all in it back to this user (as root: from the server's user)."""
+    if os.geteuid() == 0:
+        chown_tree(path, {"user": 0, "group": 0})
 
 
 def pristine_cluster(bindir: Path, cache: Path) -> Path:
@@ -129,8 +201,9 @@ def pristine_cluster(bindir: Path, cache: Path) -> Path:
         if not (pristine / "PG_VERSION").exists():
             work = Path(tempfile.mkdtemp(dir=cache))
             try:
-                chown_tree(work)
+                supervisor.private_folder(work)  # initdb (as root: nobody) writes in it
                 supervisor.initdb(bindir, work / "data", work / "initdb.log")
+                own_tree(work / "data")  # as root: nobody's processes cannot edit what every run copies
                 (work / "data").rename(pristine)
             except (subprocess.CalledProcessError, OSError) as exc:
                 log = (work / "initdb.log").read_text(errors="replace") if (work / "initdb.log").exists() else exc

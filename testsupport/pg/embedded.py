@@ -24,13 +24,14 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 
 from testsupport.pg import supervisor
-from testsupport.pg.clustercache import chown_tree, copy_cluster, pristine_cluster, use_entry
+from testsupport.pg.clustercache import KEPT, copy_cluster, kept_distrust, pristine_cluster, use_entry
 from testsupport.pg.errors import PostgresFailedToStart, PostgresUnavailable
 from testsupport.pg.runstate import (
     keep_child,
     own_run,
     owner_pid,
     pid_alive,
+    run_scratch,
     run_state_dir,
     stop_child,
 )
@@ -97,18 +98,25 @@ def _runnable_bindir(bindir: Path, entry: Path) -> Path:
         for part in parts:
             shutil.copytree(part, tmp / "pg" / part.relative_to(root), symlinks=True)
         tmp.chmod(0o755)
+        (tmp / "pg").chmod(0o755)  # made by copytree with the umask's mode: no write for others
         with contextlib.suppress(OSError):  # another worker won the race
             (tmp / "pg").rename(cache)
         shutil.rmtree(tmp, ignore_errors=True)
     return cache / relative_bindir
 
 
-def scratch_root() -> str:
-    """Where throwaway databases live: tmpfs when it has room (several times faster), else /tmp."""
-    shm = "/dev/shm"  # noqa: S108 - mkdtemp below makes a private folder in it
-    if os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 512 * 2**20:
-        return shm
-    return tempfile.gettempdir()
+def _kept_cluster(cache: Path, notes: list[str]) -> Path:
+    """The kept cluster's data folder (this run holds the reuse lock): in a folder closed to
+    others; rebuilt, and said so, if that folder or the cluster could have been changed by others."""
+    kept = cache / KEPT
+    reason = kept_distrust(kept)
+    if reason:
+        shutil.rmtree(kept, ignore_errors=True)
+        notes.append(f"rebuilt the kept cluster {kept / 'data'}: {reason}")
+    shutil.rmtree(cache / "data", ignore_errors=True)  # where versions before the `kept` folder kept it
+    kept.mkdir(mode=0o700, exist_ok=True)
+    supervisor.private_folder(kept, server_writes=False)  # this run's server group, as root
+    return kept / "data"
 
 
 def start_embedded(reuse: bool = False) -> dict[str, Any]:
@@ -117,7 +125,8 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     owner, state = owner_pid(), run_state_dir()  # before anything is copied: outside a run, fail here
     found = find_bindir()
-    cache, use_fd = use_entry(found)  # held shared by the supervisor: the entry is not pruned
+    cache, use_fd, rebuilt = use_entry(found)  # held shared by the supervisor: the entry is not pruned
+    notes = [rebuilt] if rebuilt else []
     lock_fd = None
     run_dir: Path | None = None
     try:
@@ -130,10 +139,13 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
             except BlockingIOError:
                 os.close(lock_fd)
                 lock_fd = None
-        # Short path: a unix socket path is limited to 107 bytes.
-        run_dir = Path(tempfile.mkdtemp(prefix="tspg-", dir=scratch_root()))
-        chown_tree(run_dir)
-        data = cache / "data" if lock_fd is not None else run_dir / "data"
+        # Short path: a unix socket path is limited to 107 bytes. The socket and the throwaway
+        # cluster are in it: as root, closed to every other process of the server's uid (nobody).
+        run_dir = run_scratch("tspg")
+        supervisor.private_folder(run_dir)
+        data = run_dir / "data"
+        if lock_fd is not None:
+            data = _kept_cluster(cache, notes)
         if not (data / "PG_VERSION").exists():
             copy_cluster(pristine, data)
         keep = "1" if lock_fd is not None else "0"
@@ -174,6 +186,7 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
         "supervisor_pid": process.pid,
         "run_dir": str(run_dir),
         "kept_cluster": keep == "1",
+        "notes": notes,
         "start_seconds": round(time.perf_counter() - started, 3),
     }
 

@@ -12,4 +12,5 @@ class PostgresFailedToStart(Exception):
 
 
 class PostgresMisconfigured(Exception):
-    """TEST_POSTGRES_URL is set but unusable; the run stops with this message."""
+    """A setting is unusable (TEST_POSTGRES_URL, a cluster cache others can write); the run
+    stops with this message."""

@@ -4,15 +4,15 @@ A run on ``TEST_POSTGRES_URL`` starts this small process before it creates any d
 ``python -m testsupport.pg.holder OWNER_PID RUN_ID STATE_DIR`` reads the URL on stdin (so no password is
 in a file or in the process list), connects, takes the run's session advisory lock (``lock_key``) and holds it
 for as long as OWNER_PID (the pytest process, or the xdist controller) lives. Each database the run
-creates carries a COMMENT with its owner record (the run, its lock, host, pid, boot id, start time).
-Another run, on any host, tells a dead run from a live one by trying that lock: PostgreSQL
-releases it when the holding connection ends, however its process ended.
-https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+creates is named after the run (``RUN_DATABASE``: the owner is in its first statement) and then
+carries a COMMENT with the owner record (the run, its lock, host, pid, boot id, start time) for
+people. Another run, on any host, tells a dead run from a live one by whether that lock is held
+anywhere in the cluster (``pg_locks``): PostgreSQL releases it when the holding connection ends,
+however its process ended. https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
 
 When the owner dies (kill -9) the holder drops the run's databases and its STATE_DIR itself and
-exits; if the holder
-dies too (the whole machine, kill -9 of both), the next run drops them (``sweep_dead_runs``).
-It runs in its own session, so Ctrl-C in the terminal reaches pytest only.
+exits; if the holder dies too (the whole machine, kill -9 of both), the next run drops them
+(``sweep_dead_runs``). It runs in its own session, so Ctrl-C in the terminal reaches pytest only.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 import shutil
 import signal
 import socket
@@ -69,32 +70,35 @@ def comment_sql(database: str, record: dict[str, Any]) -> str:
     return f"COMMENT ON DATABASE \"{database}\" IS '{text}'"
 
 
-OWNED_DATABASES = """
-SELECT d.datname, shobj_description(d.oid, 'pg_database')
-FROM pg_database d WHERE d.datname LIKE 'test\\_%'
+# The names testsupport gives a run's databases (pg.template; pg.workerdb, with any suffix its
+# callers add; `_probe` from versions that made one to check the URL): the owner's run id is in
+# the first statement that makes one, CREATE DATABASE. The COMMENT that follows is for the person
+# reading \l+; a kill between the two statements must leave nothing that is not swept.
+RUN_DATABASE = re.compile(r"test_(?P<run>[0-9a-f]{10})_(?:template|probe|main|gw[0-9]+)(?:_[a-z0-9_]+)?")
+# Advisory locks held anywhere in the cluster: pg_locks shows every database's, to every role; a
+# bigint key is split into classid (high half) and objid (low half), objsubid 1.
+# https://www.postgresql.org/docs/current/view-pg-locks.html
+HELD_LOCKS = """
+SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks
+WHERE locktype = 'advisory' AND objsubid = 1 AND granted
 """
 
 
-def parse_owned(rows: list[Any]) -> dict[tuple[str, str], list[str]]:
-    """(run id, its lock's database) -> the run's databases, from rows of OWNED_DATABASES.
-    Databases without an owner record (a kept --reuse-db template, anything testsupport did not
-    make) are never touched."""
-    runs: dict[tuple[str, str], list[str]] = {}
-    for name, comment in rows:
-        try:
-            record = json.loads(comment or "")
-        except ValueError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get(MARK), str):
-            runs.setdefault((record[MARK], str(record.get("lock_database"))), []).append(name)
+def runs_databases(names: set[str]) -> dict[str, list[str]]:
+    """run id -> its databases, among ``names``; other databases are never touched."""
+    runs: dict[str, list[str]] = {}
+    for name in sorted(names):
+        match = RUN_DATABASE.fullmatch(name)
+        if match:
+            runs.setdefault(match["run"], []).append(name)
     return runs
 
 
 async def _drop_own(conn: asyncpg.Connection, run_id: str) -> None:
-    owned = parse_owned(await conn.fetch(OWNED_DATABASES))
     import asyncpg
 
-    for name in [n for (run, _), names in owned.items() if run == run_id for n in names]:
+    names = {row[0] for row in await conn.fetch("SELECT datname FROM pg_database")}
+    for name in runs_databases(names).get(run_id, []):
         with contextlib.suppress(asyncpg.PostgresError):
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -1,5 +1,10 @@
 """The run: one id and one owner for the controller and all its xdist workers, and the folder
-and lock they share (server info, template name)."""
+and lock they share (server info, template name).
+
+The run's folder goes with its run: its owner (the controller) holds ``owner.lock`` in it for the
+run's life, and each run's start removes the folders whose lock nobody holds (their run was
+killed; the kernel releases an flock when its holder dies, however it died), with the throwaway
+folders named after such a run (``run_scratch``)."""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -19,9 +26,14 @@ from typing import Any
 
 RUN_ID_ENV = "TESTSUPPORT_RUN_ID"
 OWNER_ENV = "TESTSUPPORT_OWNER_PID"
+OWNER_LOCK = "owner.lock"
+_STATE = re.compile(r"testsupport-(?P<run>[0-9a-f]{10})")
+_SCRATCH = re.compile(r"(?:testsupport-sqlite|tspg|tsmy)-(?P<run>[0-9a-f]{10})-.*")  # tsmy: MariaDB's
+_LOCKLESS_DAYS = 1  # a state folder without the lock (an older testsupport's) counts as dead after
 
 _worker = "main"
 _reuse = False
+_owned: dict[str, int] = {}  # run id -> the descriptor holding its folder's owner lock
 
 
 def join_run(worker: str | None, reuse: bool = False) -> None:
@@ -34,6 +46,26 @@ def join_run(worker: str | None, reuse: bool = False) -> None:
     if worker is None:
         os.environ[RUN_ID_ENV] = uuid.uuid4().hex[:10]
         os.environ[OWNER_ENV] = str(os.getpid())
+        sweep_dead_runs()
+        _claim(run_id())
+
+
+def _claim(run: str) -> None:
+    """Make the run's folder with its owner lock held from the start (built aside, then renamed):
+    no sweep ever finds it without the lock."""
+    work = Path(tempfile.mkdtemp(prefix=f".testsupport-{run}-", dir=tempfile.gettempdir()))
+    fd = os.open(work / OWNER_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    work.rename(state_path(run))
+    _owned[run] = fd
+
+
+def end_run() -> None:
+    """The owner's end of the run: its folder removed, its lock let go."""
+    shutil.rmtree(state_path(), ignore_errors=True)
+    fd = _owned.pop(os.environ.get(RUN_ID_ENV, ""), None)
+    if fd is not None:
+        os.close(fd)
 
 
 @contextmanager
@@ -48,9 +80,66 @@ def own_run() -> Iterator[None]:
     try:
         yield
     finally:
-        shutil.rmtree(state_path(), ignore_errors=True)
+        end_run()
         for name in (RUN_ID_ENV, OWNER_ENV):
             os.environ.pop(name, None)
+
+
+def _dead(state: Path) -> bool:
+    """Whether ``state``'s run is over: nobody holds its owner lock (or it has none and is old)."""
+    try:
+        fd = os.open(state / OWNER_LOCK, os.O_RDWR)
+    except FileNotFoundError:
+        return time.time() - state.stat().st_mtime > _LOCKLESS_DAYS * 86400
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def sweep_dead_runs() -> list[Path]:
+    """Remove this user's run folders of killed runs, and their throwaway folders (SQLite files,
+    an embedded server's socket folder) in the temp and scratch folders. Returns what it removed."""
+    removed = []
+    tmp, live = Path(tempfile.gettempdir()), set()
+    for state in tmp.glob("testsupport-*"):
+        match = _STATE.fullmatch(state.name)
+        with contextlib.suppress(FileNotFoundError):  # another run is sweeping it
+            if not match or state.stat().st_uid != os.geteuid():
+                continue
+            if not _dead(state):
+                live.add(match["run"])
+                continue
+            shutil.rmtree(state, ignore_errors=True)
+            removed.append(state)
+    from testsupport.pg.supervisor import server_user  # here: it imports this module
+
+    mine = {os.geteuid(), server_user().get("user", os.geteuid())}  # as root, the server's are nobody's
+    for folder in {tmp, Path(scratch_root())}:
+        for scratch in [*folder.glob("testsupport-sqlite-*"), *folder.glob("tspg-*"), *folder.glob("tsmy-*")]:
+            match = _SCRATCH.fullmatch(scratch.name)
+            with contextlib.suppress(FileNotFoundError):
+                if match and match["run"] not in live and scratch.stat().st_uid in mine:
+                    shutil.rmtree(scratch, ignore_errors=True)
+                    removed.append(scratch)
+    return removed
+
+
+def scratch_root() -> str:
+    """Where throwaway databases live: tmpfs when it has room (several times faster), else /tmp."""
+    shm = "/dev/shm"  # noqa: S108 - mkdtemp makes private folders in it
+    if os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 512 * 2**20:
+        return shm
+    return tempfile.gettempdir()
+
+
+def run_scratch(kind: str) -> Path:
+    """A private throwaway folder of this run's, named after it (so it goes with the run), on
+    tmpfs when there is one."""
+    return Path(tempfile.mkdtemp(prefix=f"{kind}-{run_id()}-", dir=scratch_root()))
 
 
 def run_id() -> str:

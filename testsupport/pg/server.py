@@ -34,6 +34,7 @@ def shown(url: URL | str) -> str:
 @dataclass(frozen=True)
 class Server:
     admin_url: URL  # a database to connect to for CREATE/DROP DATABASE; never written to
+    connect_timeout: float = 10.0
 
     def url_for(self, database: str) -> str:
         return self.admin_url.set(drivername="postgresql+asyncpg", database=database).render_as_string(
@@ -47,7 +48,7 @@ class Server:
         url = self.admin_url if database is None else self.admin_url.set(database=database)
 
         async def go() -> T:
-            conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+            conn = await asyncpg.connect(asyncpg_dsn(url), timeout=self.connect_timeout)
             try:
                 return await work(conn)
             finally:

@@ -4,7 +4,6 @@ workers, reported and stopped by the controlling process at the end."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,13 @@ from sqlalchemy.engine import make_url
 
 from testsupport.pg.embedded import start_embedded, stop_supervisor
 from testsupport.pg.runstate import (
+    end_run,
     ignore_errors,
     info_path,
     read_json,
     release_children,
     reuse,
     run_lock,
-    state_path,
     write_json,
 )
 from testsupport.pg.server import Server
@@ -58,17 +57,14 @@ def _server(info: dict[str, Any]) -> Server:
 def finish_run() -> None:
     """Called in pytest_sessionfinish of the controlling process: stop the server, drop the
     template, remove the run's folder."""
-    state = state_path()
-    if not state.exists():
-        return
-    info = read_json(info_path(state))
+    info = read_json(info_path())
     if info.get("template") and not reuse():
         ignore_errors(lambda: _server(info).drop_database(info["template"]))
     if info.get("holder_pid"):
         stop_holder(int(info["holder_pid"]))
     if info.get("supervisor_pid"):
         stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
-    shutil.rmtree(state, ignore_errors=True)
+    end_run()
 
 
 def leave_run() -> None:
@@ -90,6 +86,7 @@ def run_report() -> str:
     else:
         kept = ", kept cluster" if info.get("kept_cluster") else ""
         source = f"embedded PostgreSQL started in {info['start_seconds'] * 1000:.0f} ms{kept}"
+    source += "".join(f"; {note}" for note in info.get("notes", []))
     if "template_seconds" not in info:
         return source
     verb = "reused" if info.get("template_reused") else "migrated"

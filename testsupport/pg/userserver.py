@@ -6,9 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from testsupport.pg import holder
 from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured
@@ -35,35 +36,62 @@ def parse_url(raw: str) -> Server:
     return Server(url)
 
 
+# A server answers the startup message in milliseconds; a port where nothing answers (a firewall
+# dropping packets, another program listening) would otherwise hold the run for asyncpg's timeout.
+PROBE_SECONDS = 3.0
+CAN_CREATE = "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+
+
+def _silence(url: URL) -> str:
+    """Why a connection timed out: nothing at the address, or something that is not PostgreSQL."""
+    if not url.host:  # a unix socket folder (?host=): nothing more to tell
+        return f"no answer within {PROBE_SECONDS:g} s"
+    where = f"{url.host}:{url.port or 5432}"
+    try:
+        socket.create_connection((url.host, url.port or 5432), timeout=PROBE_SECONDS).close()
+    except OSError:
+        return (
+            f"no answer from {where} within {PROBE_SECONDS:g} s: the host is down, or a firewall drops the connection"
+        )
+    return (
+        f"{where} accepted the connection but sent nothing back within {PROBE_SECONDS:g} s: a program "
+        "other than PostgreSQL listens there"
+    )
+
+
 def external_server(raw: str) -> Server:
-    """Check TEST_POSTGRES_URL once; every failure names the URL (password hidden) and the fix."""
+    """Check TEST_POSTGRES_URL once, creating nothing (a run killed here leaves nothing behind);
+    every failure names the URL (password hidden), the reason and the fix, within seconds."""
     import asyncpg
 
     server = parse_url(raw)
     url = server.admin_url
     hint = f"Fix {URL_ENV}, or unset it to use a throwaway embedded server."
-    probe = f"test_{run_id()}_probe"
     try:
-        server.create_database(probe)
-        server.drop_database(probe)
+        # CREATEDB is a role attribute, never inherited from another role: this is the whole check.
+        # https://www.postgresql.org/docs/current/role-attributes.html
+        can_create = replace(server, connect_timeout=PROBE_SECONDS).execute(CAN_CREATE)[0][0][0]
     except socket.gaierror as exc:
         raise PostgresMisconfigured(f"{URL_ENV}={shown(url)}: unknown host ({exc}). {hint}") from None
-    except (TimeoutError, OSError) as exc:
+    except TimeoutError:
+        raise PostgresMisconfigured(f"{URL_ENV}={shown(url)}: cannot connect: {_silence(url)}. {hint}") from None
+    except OSError as exc:
+        reason = "connection refused: no server listens there" if isinstance(exc, ConnectionRefusedError) else exc
         raise PostgresMisconfigured(
-            f"{URL_ENV}={shown(url)}: cannot connect ({exc}). Start that server, or {hint[0].lower()}{hint[1:]}"
+            f"{URL_ENV}={shown(url)}: cannot connect ({reason}). Start that server, or {hint[0].lower()}{hint[1:]}"
         ) from None
     except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
         raise PostgresMisconfigured(
             f"{URL_ENV}={shown(url)}: authentication failed ({exc}). Put the right user and password in the URL. {hint}"
         ) from None
-    except asyncpg.InsufficientPrivilegeError:
+    except asyncpg.PostgresError as exc:
+        raise PostgresMisconfigured(f"{URL_ENV}={shown(url)}: {exc}. {hint}") from None
+    if not can_create:
         raise PostgresMisconfigured(
             f"{URL_ENV}={shown(url)}: role {url.username!r} may not create databases; the tests create "
             f'and drop their own. Run `ALTER ROLE "{url.username}" CREATEDB;` as a superuser, or use a '
             "role that has it."
-        ) from None
-    except asyncpg.PostgresError as exc:
-        raise PostgresMisconfigured(f"{URL_ENV}={shown(url)}: {exc}. {hint}") from None
+        )
     return server
 
 
@@ -110,32 +138,25 @@ def owner_comment(server: Server, database: str) -> str:
 
 
 def sweep_dead_runs(server: Server) -> dict[str, Any]:
-    """Drop the databases of runs whose lock nobody holds any more (their run died), on any
-    host; databases of live runs and databases without an owner record are left alone."""
+    """Drop the databases of runs whose lock nobody holds any more (their run died), on any host;
+    databases of live runs, and databases testsupport did not name, are left alone."""
     import asyncpg
 
-    owned = holder.parse_owned(server.execute(holder.OWNED_DATABASES)[0])
-    dropped: list[str] = []
-    runs = 0
-    for lock_database in sorted({db for _, db in owned}):
-        mine = {run: names for (run, db), names in owned.items() if db == lock_database}
+    # Names first, then locks: a run takes its lock before it creates a database, so a database
+    # seen here belongs to a run whose lock, if it lives, is in the list read after.
+    runs = holder.runs_databases(server.databases())
+    held = {row[0] for row in server.execute(holder.HELD_LOCKS)[0]} if runs else set()
+    dead = {run: names for run, names in runs.items() if holder.lock_key(run) not in held}
 
-        async def sweep(conn: asyncpg.Connection, mine: dict[str, list[str]] = mine) -> None:
-            nonlocal runs
-            for run, names in sorted(mine.items()):
-                key = holder.lock_key(run)
-                if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                    continue  # held: that run is alive
-                try:
-                    runs += 1
-                    for name in names:
-                        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                        dropped.append(name)
-                finally:
-                    await conn.execute("SELECT pg_advisory_unlock($1)", key)
+    async def drop(conn: asyncpg.Connection) -> list[str]:
+        dropped = []
+        for name in [name for names in dead.values() for name in names]:
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except asyncpg.PostgresError:
+                continue  # another role's, say: not ours to drop; the next run tries again
+            dropped.append(name)
+        return dropped
 
-        try:
-            server.run(sweep, database=lock_database)
-        except (OSError, asyncpg.PostgresError):
-            continue  # that database is gone or not ours to reach: we cannot tell, so keep
-    return {"dropped": sorted(dropped), "runs": runs}
+    dropped = server.run(drop) if dead else []
+    return {"dropped": dropped, "runs": len([run for run, names in dead.items() if set(names) & set(dropped)])}

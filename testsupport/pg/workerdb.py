@@ -13,6 +13,7 @@ from testsupport.pg.runstate import ignore_errors, run_id, worker
 from testsupport.pg.shared import shared_server
 from testsupport.pg.template import Migrate, migrated_template
 from testsupport.pg.userserver import owner_comment
+from testsupport.redact import SecretURL
 
 REQUIRE_ENV = "TESTSUPPORT_REQUIRE_POSTGRES"  # CI: a missing PostgreSQL fails instead of skipping
 
@@ -22,7 +23,9 @@ def worker_database_name(suffix: str = "") -> str:
 
 
 @contextmanager
-def postgres_database(migrate: Migrate | None, suffix: str = "", fingerprint: str = "") -> Iterator[str]:
+def postgres_database(
+    migrate: Migrate | None, suffix: str = "", fingerprint: str = "", session: pytest.Session | None = None
+) -> Iterator[str]:
     """A database of this session's own: a clone of the migrated template, or empty when
     ``migrate`` is None. Skips (no binaries) or stops the run (bad TEST_POSTGRES_URL) with a
     message that names the fix."""
@@ -40,8 +43,15 @@ def postgres_database(migrate: Migrate | None, suffix: str = "", fingerprint: st
     except PostgresFailedToStart as exc:
         pytest.fail(str(exc), pytrace=False)
     except PostgresMisconfigured as exc:
-        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        if worker() == "main":
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        # pytest.exit in an xdist worker is a crash to the controller (an INTERNALERROR that loses
+        # the message). A worker stops instead: this test errors with the message, and xdist ends
+        # the run with it ("Interrupted: ..."), as for -x (xdist's dsession.worker_workerfinished).
+        if session is not None:
+            session.shouldstop = str(exc)
+        pytest.fail(str(exc), pytrace=False)
     try:
-        yield url
+        yield SecretURL(url)  # its repr, which pytest prints, hides the password
     finally:
         ignore_errors(lambda: server.drop_database(name))
