@@ -7,8 +7,8 @@ RUN_DIR), writes ``RUN_DIR/server.json`` once the server accepts connections, an
 OWNER_PID (the pytest process, or the xdist controller). When the owner exits (normally, by Ctrl-C
 or by SIGKILL) or sends SIGTERM, it kills the server and removes RUN_DIR; if the owner died without
 cleaning up, the run's STATE_DIR too. If the supervisor itself is killed (not something a killed
-run does: it is in a session of its own), the kernel kills the server (PR_SET_PDEATHSIG), but its
-RUN_DIR stays behind (``tsmy-*`` in /dev/shm or the temp folder).
+run does: it is in a session of its own), the kernel kills the server (PR_SET_PDEATHSIG), and its
+RUN_DIR, named after the run, goes with the next run's sweep (``runstate.sweep_dead_runs``).
 """
 
 from __future__ import annotations
