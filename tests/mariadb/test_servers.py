@@ -14,7 +14,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests.inner import alive, popen, run_inprocess, wait_for
 from tests.service_suite import use_service
@@ -86,30 +85,21 @@ def test_a_killed_runs_throwaway_server_and_folders_are_gone(
 
 
 @pytest.fixture
-def user_url(request: pytest.FixtureRequest) -> tuple[str, Server]:
-    """The user's server of the outer run if it has one (other runs may share it: this test only
-    looks at its own inner runs' databases), else the stand-in, with a user of its own whose URL
-    holds a password and a database of "the user's own" with a row."""
-    outer = os.environ.get(URL_ENV)
-    if outer:
-        server = Server(make_url(outer))
-        url = outer
-    else:
-        own: Server = request.getfixturevalue("own_mariadb")
-        own.execute(
-            "CREATE USER IF NOT EXISTS 'owner'@'localhost' IDENTIFIED BY 'owner-secret'",
-            "GRANT ALL ON `test\\_%`.* TO 'owner'@'localhost'",
-            "GRANT SELECT ON `users_own`.* TO 'owner'@'localhost'",
-        )
-        socket = own.admin_url.query["unix_socket"]
-        server = own
-        url = f"mysql://owner:owner-secret@localhost/?unix_socket={socket}"
-        server.execute(  # the user's own data, which must stay as it is
-            "CREATE DATABASE IF NOT EXISTS users_own",
-            "CREATE TABLE IF NOT EXISTS users_own.t (id INT PRIMARY KEY)",
-            "REPLACE INTO users_own.t VALUES (1)",
-        )
-    return url, server
+def user_url(own_mariadb: Server) -> tuple[str, Server]:
+    """A server standing in for the user's, with a user of its own whose URL holds a password and
+    a database of "the user's own" with a row. Always this test's own server, even when the outer
+    run has a TEST_MARIADB_URL: other runs on a shared server sweep killed runs too, and would race
+    this test for the databases it watches."""
+    own_mariadb.execute(
+        "CREATE USER IF NOT EXISTS 'owner'@'localhost' IDENTIFIED BY 'owner-secret'",
+        "GRANT ALL ON `test\\_%`.* TO 'owner'@'localhost'",
+        "GRANT SELECT ON `users_own`.* TO 'owner'@'localhost'",
+        "CREATE DATABASE IF NOT EXISTS users_own",
+        "CREATE TABLE IF NOT EXISTS users_own.t (id INT PRIMARY KEY)",
+        "REPLACE INTO users_own.t VALUES (1)",
+    )
+    socket = own_mariadb.admin_url.query["unix_socket"]
+    return f"mysql://owner:owner-secret@localhost/?unix_socket={socket}", own_mariadb
 
 
 def test_a_killed_runs_databases_are_dropped_and_a_live_runs_and_the_users_kept(
