@@ -153,12 +153,7 @@ async def test_application_name_and_connect_timeout_reach_the_connection(databas
         await engine.dispose()
 
 
-mariadb_only = pytest.mark.parametrize(
-    "database",
-    [pytest.param("mariadb", id="mariadb", marks=[pytest.mark.mariadb, pytest.mark.mysql, pytest.mark.db])],
-    indirect=True,
-    scope="session",
-)
+mariadb_only = pytest.mark.db(databases="mariadb")
 
 
 def test_a_mysql_url_gets_aiomysql_and_utf8mb4() -> None:
