@@ -73,9 +73,9 @@ def postgres_url(run_migrations: Migrate, migrations_fingerprint: str, request: 
 
 
 @pytest.fixture(scope="session")
-def mariadb_url() -> Iterator[str]:
+def mariadb_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """This worker's own database on the run's MariaDB, empty (`schema` migrates it), dropped at the end."""
-    with mariadb_database() as url:
+    with mariadb_database(session=request.session) as url:
         yield url
 
 
@@ -89,7 +89,7 @@ def empty_database_url(
         yield f"sqlite+{sqlite_driver}:///{sqlite_folder / 'empty.db'}"
         return
     if database == "mariadb":
-        with mariadb_database("_empty") as url:
+        with mariadb_database("_empty", session=request.session) as url:
             yield url
         return
     with postgres_database(None, suffix="_empty", session=request.session) as url:

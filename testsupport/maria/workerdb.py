@@ -14,6 +14,7 @@ from testsupport.maria.errors import MariaDBFailedToStart, MariaDBMisconfigured,
 from testsupport.maria.shared import shared_server
 from testsupport.maria.userserver import URL_ENV, owner_comment
 from testsupport.pg.runstate import ignore_errors, run_id, worker
+from testsupport.redact import SecretURL
 
 REQUIRE_ENV = "TESTSUPPORT_REQUIRE_MARIADB"  # CI: a missing MariaDB is an error, not a deselection
 
@@ -31,7 +32,7 @@ def unavailable() -> str | None:
 
 
 @contextmanager
-def mariadb_database(suffix: str = "") -> Iterator[str]:
+def mariadb_database(suffix: str = "", session: pytest.Session | None = None) -> Iterator[str]:
     """An empty database of this session's own on the run's server. A test of the target itself is
     deselected at collection when there is no MariaDB; another test asking for it (the pitfalls)
     skips, naming the fix, or fails where MariaDB is required."""
@@ -47,8 +48,14 @@ def mariadb_database(suffix: str = "") -> Iterator[str]:
     except MariaDBFailedToStart as exc:
         pytest.fail(str(exc), pytrace=False)
     except MariaDBMisconfigured as exc:
-        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        if worker() == "main":
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        # In an xdist worker, as PostgreSQL's (pg.workerdb): pytest.exit would crash the worker and
+        # lose the message; stopping the session ends the run with it.
+        if session is not None:
+            session.shouldstop = str(exc)
+        pytest.fail(str(exc), pytrace=False)
     try:
-        yield url
+        yield SecretURL(url)  # its repr, which pytest prints, hides the password
     finally:
         ignore_errors(lambda: server.drop_database(name))

@@ -111,7 +111,7 @@ def migration_database_url(
         with postgres_database(None, suffix=f"_migrations{serial}", session=request.session) as url:
             yield url
     elif database == "mariadb":
-        with mariadb_database(f"_migrations{serial}") as url:
+        with mariadb_database(f"_migrations{serial}", session=request.session) as url:
             yield url
     else:  # a target added to testsupport.databases.DATABASES needs its empty database here too
         pytest.fail(f"migration_database_url has no empty database for the {database!r} target", pytrace=False)
