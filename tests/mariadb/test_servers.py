@@ -166,3 +166,21 @@ def test_a_killed_runs_databases_are_dropped_and_a_live_runs_and_the_users_kept(
             if run.poll() is None:
                 run.kill()
             run.communicate()
+
+
+def test_a_bad_url_stops_the_run_naming_the_fix_without_its_password(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, user_url: tuple[str, Server]
+) -> None:
+    url = user_url[0].replace("owner-secret", "wrong-secret")
+    monkeypatch.setenv(URL_ENV, url)
+    use_service(pytester)
+    pytester.makepyfile(test_inner=SUITE)
+    result = run_inprocess(pytester, monkeypatch, "-k", "mariadb")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(
+        [
+            "*TEST_MARIADB_URL=mysql://owner:***@localhost/*: OperationalError: (1045, *Access denied*"
+            "*fix TEST_MARIADB_URL*"
+        ]
+    )
+    assert "wrong-secret" not in result.stdout.str() + result.stderr.str()
