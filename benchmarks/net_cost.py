@@ -1,7 +1,8 @@
-"""What the safety net (testsupport/net.py) costs per test: the database part of one savepoint-mode
-test (check out the connection, BEGIN, one SELECT, ROLLBACK, check in), with and without the net,
-plus the net's per-test bookkeeping (its three per-test pytest hooks and five fixture set-ups). Median of
-several rounds, in microseconds per test.
+"""What the safety net (testsupport/net/) costs per test: the database part of one savepoint-mode
+test (check out the connection, BEGIN, a SELECT, a handler's commit as SAVEPOINT + RELEASE, ROLLBACK,
+check in), with and without the net, plus the net's per-test bookkeeping (its per-test pytest hooks,
+three reports and five fixture set-ups) and its per-statement check of the test connection's SQL.
+Median of several rounds, in microseconds.
 
 uv run python benchmarks/net_cost.py
 """
@@ -46,6 +47,16 @@ class FakeItem:
         return None
 
 
+class FakeCall:
+    excinfo = None
+
+    def __init__(self, when: str) -> None:
+        self.when = when
+
+
+CALLS = [FakeCall(when) for when in ("setup", "call", "teardown")]
+
+
 class FakeFixtureDef:
     scope = "function"
 
@@ -74,9 +85,15 @@ async def unguarded_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnec
             await transaction.rollback()
 
 
+async def body(connection: AsyncConnection) -> None:
+    await connection.execute(text("SELECT 1"))
+    savepoint = await connection.begin_nested()  # a handler's commit: SAVEPOINT, RELEASE
+    await savepoint.commit()
+
+
 async def plain_test(engine: AsyncEngine) -> None:
     async with unguarded_connection(engine) as connection:
-        await connection.execute(text("SELECT 1"))
+        await body(connection)
 
 
 async def netted_test(engine: AsyncEngine, plugin: net.NetPlugin, item: Any) -> None:
@@ -85,8 +102,10 @@ async def netted_test(engine: AsyncEngine, plugin: net.NetPlugin, item: Any) -> 
         drive(plugin.pytest_fixture_setup(fixturedef))
     plugin.pytest_runtest_call(item)
     async with net.test_connection(engine, None) as connection:
-        await connection.execute(text("SELECT 1"))
+        await body(connection)
     plugin.pytest_runtest_teardown(item)
+    for call in CALLS:
+        drive(plugin.pytest_runtest_makereport(item, call))  # type: ignore[arg-type]
 
 
 async def round_us(engine: AsyncEngine, with_net: bool, plugin: net.NetPlugin, item: Any) -> float:
@@ -101,12 +120,12 @@ async def round_us(engine: AsyncEngine, with_net: bool, plugin: net.NetPlugin, i
 
 async def measure(folder: Path) -> tuple[float, float]:
     """Rounds without and with the net alternate, so a busy machine slows both alike."""
-    plugin, item = net.NetPlugin(), FakeItem()
+    plugin, item = net.NetPlugin(owner=True), FakeItem()
     plugin.pytest_collection_modifyitems([item])  # type: ignore[list-item]
     plain_engine = make_engine(f"sqlite+syncsqlite:///{folder / 'plain.db'}")
     net.install_listeners()
     engine = make_engine(f"sqlite+syncsqlite:///{folder / 'net.db'}")  # recorded by the net
-    net.NET.watch_test_engine(engine.sync_engine)
+    net.NET.test_dialects.add(engine.sync_engine.dialect)
     net.uninstall()
     without, with_net = [], []
     try:
@@ -126,7 +145,7 @@ async def measure(folder: Path) -> tuple[float, float]:
 def own_code_us(dialect: Any) -> float:
     """The net's own per-test code alone (hooks, fixture bookkeeping, one checkout check), with no
     database work around it: steadier than the difference above on a busy machine."""
-    plugin, item = net.NetPlugin(), FakeItem()
+    plugin, item = net.NetPlugin(owner=True), FakeItem()
     plugin.pytest_collection_modifyitems([item])  # type: ignore[list-item]
     rounds = []
     for _ in range(ROUNDS):
@@ -137,9 +156,40 @@ def own_code_us(dialect: Any) -> float:
                 drive(plugin.pytest_fixture_setup(fixturedef))
             plugin.pytest_runtest_call(item)  # type: ignore[arg-type]
             net.NET.current, net.NET.grants = dialect, 1
-            net.NET._on_checkout(dialect)
+            net.NET.check(dialect, consume=True)
             plugin.pytest_runtest_teardown(item)  # type: ignore[arg-type]
+            for call in CALLS:
+                drive(plugin.pytest_runtest_makereport(item, call))  # type: ignore[arg-type]
         rounds.append((time.perf_counter() - started) / (TESTS * 10) * 1e6)
+    return statistics.median(rounds)
+
+
+class NoOpDialect:
+    """Only what the outer-transaction guard wraps, doing nothing: its own cost alone."""
+
+    def do_commit(self, dbapi_connection: Any) -> None: ...
+    def do_rollback(self, dbapi_connection: Any) -> None: ...
+    def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None: ...
+    def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None: ...
+
+
+def statement_check_us(statement: str) -> float:
+    """The guard's per-statement cost on the test connection, while its outer transaction is guarded."""
+    plain, guarded = NoOpDialect(), NoOpDialect()
+    net.connection.guard_outer_transaction(guarded)  # type: ignore[arg-type]
+    net.NET.guarded = object()
+    rounds = []
+    try:
+        for _ in range(ROUNDS):
+            timings = []
+            for dialect in (plain, guarded):
+                started = time.perf_counter()
+                for _ in range(TESTS * 50):
+                    dialect.do_execute(None, statement, ())
+                timings.append((time.perf_counter() - started) / (TESTS * 50) * 1e6)
+            rounds.append(timings[1] - timings[0])
+    finally:
+        net.NET.guarded = None
     return statistics.median(rounds)
 
 
@@ -149,7 +199,7 @@ def main() -> None:
     net.install_listeners()
     try:
         engine = make_engine("sqlite+syncsqlite://")
-        net.NET.watch_test_engine(engine.sync_engine)
+        net.NET.test_dialects.add(engine.sync_engine.dialect)
         own = own_code_us(engine.sync_engine.dialect)
     finally:
         net.uninstall()
@@ -158,7 +208,9 @@ def main() -> None:
     print(f"| without the net | {without:.1f} |")
     print(f"| with the net (listeners + hooks + fixture bookkeeping) | {with_net:.1f} |")
     print(f"| the net's cost | {with_net - without:+.1f} |")
-    print(f"| the net's own code alone (hooks, bookkeeping, one checkout check) | {own:.1f} |")
+    print(f"| the net's own code alone (hooks, reports, bookkeeping, one checkout check) | {own:.1f} |")
+    select, release = statement_check_us("SELECT 1"), statement_check_us("RELEASE SAVEPOINT sa_savepoint_1")
+    print(f"| its check of one statement on the test connection: SELECT / RELEASE | {select:.2f} / {release:.2f} |")
 
 
 if __name__ == "__main__":

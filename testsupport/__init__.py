@@ -17,16 +17,21 @@ if TYPE_CHECKING:
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
     from testsupport.migrations.runner import MigrationRunner
     from testsupport.migrations.source import MigrationsElsewhereError, MigrationsInLoopError
+    from testsupport.net import DatabaseBlockedError, ForeignEngineError, TestEngineMisuseError, allow_other_engines
     from testsupport.queries import Queries
     from testsupport.sqlite import sqlite_savepoints
 
 __all__ = [
     "AppSessionUsedError",
+    "DatabaseBlockedError",
+    "ForeignEngineError",
     "LoopMismatchError",
     "MigrationRunner",
     "MigrationsElsewhereError",
     "MigrationsInLoopError",
     "Queries",
+    "TestEngineMisuseError",
+    "allow_other_engines",
     "asgi_client",
     "make_test_engine",
     "serve",
@@ -35,11 +40,15 @@ __all__ = [
 
 _HOME = {
     "AppSessionUsedError": "testsupport.guard",
+    "DatabaseBlockedError": "testsupport.net",
+    "ForeignEngineError": "testsupport.net",
     "LoopMismatchError": "testsupport.guard",
     "MigrationRunner": "testsupport.migrations.runner",
     "MigrationsElsewhereError": "testsupport.migrations.source",
     "MigrationsInLoopError": "testsupport.migrations.source",
     "Queries": "testsupport.queries",
+    "TestEngineMisuseError": "testsupport.net",
+    "allow_other_engines": "testsupport.net",
     "asgi_client": "testsupport.app",
     "make_test_engine": "testsupport.engine",
     "serve": "testsupport.app",

@@ -16,6 +16,7 @@ from testsupport.config import Settings
 from testsupport.databases import MIGRATED_BY_SCHEMA
 from testsupport.guard import install_loop_guard
 from testsupport.maria.ddl import refuse_implicit_commits, require_transactional_tables
+from testsupport.net import migrating
 from testsupport.pg.template import Migrate
 from testsupport.sqlite import sqlite_savepoints, throwaway_sqlite
 
@@ -81,8 +82,10 @@ def engine_factory() -> Callable[[str], AsyncEngine]:
 @pytest.fixture(scope="session")
 def run_migrations(testsupport_settings: Settings) -> Migrate:
     """Bring the database on a sync connection to the schema: Alembic `upgrade head`, or
-    create_all with --no-migrations or without an Alembic config."""
-    return testsupport_settings.migrate
+    create_all with --no-migrations or without an Alembic config. Every engine but that
+    connection's is refused before it connects meanwhile (testsupport.net: an env.py building its
+    own engine from sqlalchemy.url would migrate that database)."""
+    return migrating(testsupport_settings.migrate)
 
 
 @pytest.fixture(scope="session")

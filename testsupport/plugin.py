@@ -107,6 +107,17 @@ def refuse_competing_plugins(config: pytest.Config) -> None:
         )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # The net before the first conftest.py is imported: an engine it (or the project's modules, when
+    # the keys are resolved) builds is recorded, and a write at import is refused. A refused
+    # configuration ends the run in pytest_unconfigure, which removes the net again.
+    if str(early_config.getini("testsupport_app") or "").strip():
+        from testsupport import net
+
+        net.install(early_config)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     # trylast: after conftest.py files and `pythonpath` have put the project on sys.path.
@@ -116,11 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     refuse_competing_plugins(config)
     from testsupport import config as settings
-    from testsupport import net
 
-    # The net first: resolving the keys imports the project's modules, and an engine they build at
-    # import time must be recorded (its URL, where it was made) for the net's messages. A refused
-    # configuration ends the run in pytest_unconfigure, which removes the net again.
     for line in (  # before the fixture modules are imported: their parameters carry these marks
         "sqlite: runs on the SQLite target",
         "postgres: runs on the PostgreSQL target",
@@ -132,8 +139,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "asyncio: pytest-asyncio's mark, left over: testsupport runs async tests without a marker",
     ):
         config.addinivalue_line("markers", line)
-    net.install(config)
-    loaded = settings.load(config)
+    loaded = settings.load(config)  # imports the project's modules: the net is on already
     import importlib
 
     from testsupport import collection

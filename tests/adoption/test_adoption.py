@@ -296,25 +296,31 @@ with connectable.connect() as connection:
 """
 
 
+@pytest.mark.parametrize("target", ["sqlite", "postgres", "mariadb"])
 def test_env_py_that_migrates_a_database_of_its_own_names_it_and_the_recipe(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
     """Alembic's sync template (`alembic init`) ignores the connection it is handed and migrates
-    sqlalchemy.url: the run stops there, naming that database, instead of failing every test
-    with 'no such table'."""
+    sqlalchemy.url: the net refuses that engine before it connects (nothing is written there) and
+    the run stops, naming that database, instead of failing every test with 'no such table'."""
     ini = FACTORY_APP["alembic.ini"] + "sqlalchemy.url = sqlite:///%(here)s/dev.db\n"
     write(pytester, {**FACTORY_APP, "alembic.ini": ini, "migrations/env.py": SYNC_TEMPLATE_ENV_PY}, FACTORY_KEYS)
-    result = run(pytester, monkeypatch, "-k", "sqlite and test_1")
+    result = run(pytester, monkeypatch, "-k", f"{target} and test_1")
     result.assert_outcomes(errors=1, deselected=19)
+    # On PostgreSQL the run's template is migrated in a worker thread, by `postgres_url`.
+    fixture = "postgres_url" if target == "postgres" else "schema"
+    scheme = "mysql" if target == "mariadb" else target  # the message names the test database's URL
     result.stdout.fnmatch_lines(
         [
-            "*MigrationsElsewhereError: Alembic's env.py did not migrate the connection testsupport handed it: "
-            "after `upgrade head` the test database is at no revision, not 0001. It built an engine of its own, "
-            f"so the migrations ran on sqlite:///{pytester.path}/dev.db instead.",
-            '*    connection = config.attributes.get("connection")',
-        ],
-        consecutive=False,
+            f"*ForeignEngineError: While testsupport built the test schema on {scheme}*, the engine for "
+            f"sqlite:///{pytester.path}/dev.db, created at migrations/env.py:* (<module>) was opened (at "
+            f"migrations/env.py:* (<module>), *during the set-up of session-scoped fixture `{fixture}`): the "
+            "migrations (Alembic's env.py, or code it imports) built an engine of their own*Refused before it "
+            "connected: nothing was written there. Fix: make env.py run the migrations on the connection "
+            "testsupport hands it*config.attributes.get('connection')*",
+        ]
     )
+    assert not (pytester.path / "dev.db").exists()  # sqlite3 creates the file when it connects
 
 
 def test_readme_blocks_are_what_the_service_uses_too() -> None:

@@ -81,8 +81,8 @@ def test_a_lifespan_that_uses_the_apps_own_engine_is_refused_naming_it(
     result.stdout.fnmatch_lines(
         [
             "*ForeignEngineError: the app's lifespan uses testsupport's database, but a connection was opened on "
-            "the engine for sqlite+aiosqlite:///production.db, created at app/core/db.py:5 (<module>). *Fix: hand "
-            "the app the test's sessions: *"
+            "the engine for sqlite+aiosqlite:///production.db, created at app/core/db.py:5 (<module>) (at "
+            "app/main.py:* (lifespan), * during the app's lifespan). *Fix: hand the app the test's sessions: *"
         ]
     )
     no_production_database(pytester)

@@ -1,4 +1,4 @@
-"""Inner suites for the safety net (testsupport/net.py), each configured by ini keys as the README's
+"""Inner suites for the safety net (testsupport/net/), each configured by ini keys as the README's
 adoption section says: an app module (``ownapp.py``) named by ``testsupport_app``, or the service
 itself (tests/service_suite.py). APP_DATABASE_URL is the database the app's settings name (a
 throwaway "sentinel" database holding rows the run must not touch). The pitfall
@@ -45,6 +45,15 @@ def create_app(sessionmaker=None):
     return app
 """
 
+# The same app, its module engine built with the keywords every template passes (issue 19: the net
+# once hid them from create_engine, which refused `echo=` and `execution_options=`). Doubled braces:
+# the app is str.format()ted like OWN_ENGINE_APP.
+KEYWORDS_APP = OWN_ENGINE_APP.replace(
+    'make_engine(os.environ["APP_DATABASE_URL"])',
+    'create_async_engine(\n    os.environ["APP_DATABASE_URL"], echo=False, pool_pre_ping=True, '
+    'execution_options={{"logging_token": "app"}}\n)',
+).replace("from service.db import make_engine", "from sqlalchemy.ext.asyncio import create_async_engine")
+
 OWN_ENGINE_WRONG_SESSIONS = "SessionLocal  # the module's own, whatever it is given"
 OWN_ENGINE_RIGHT_SESSIONS = "sessionmaker or SessionLocal  # the tests hand it theirs"
 
@@ -57,7 +66,8 @@ async def test_create_user(client):
 FOREIGN_ENGINE_MESSAGE = (
     "*ForeignEngineError: test_suite.py::test_create_user[[]asyncio-*[]] uses testsupport's database, but a "
     "connection was opened on the engine for {url}, created at *service/db.py:* (make_engine), called from "
-    "ownapp.py:* (<module>). That is not the test's engine: its reads and writes go to another database, "
+    "ownapp.py:* (<module>) (at ownapp.py:* (create_user), during *). That is not the test's engine: its reads "
+    "and writes go to another database, "
     "outside the test's transaction, and are never rolled back. Fix: hand the app the test's sessions: set "
     "testsupport_sessionmaker to the async_sessionmaker its handlers use *, or have the factory named by "
     "testsupport_app use the `sessionmaker=` / `engine=` it is given instead of building its own from settings*"
@@ -211,7 +221,8 @@ MISUSE_MESSAGES = [
     "*TestEngineMisuseError: test_suite.py::test_b_closing_the_tests_connection[[]*[]] called "
     "`db_connection.close()` on its connection's outer transaction*",
     "*TestEngineMisuseError: fixture `seeded` used the test engine (the engine for *) outside any test's "
-    "transaction: what it writes is committed for real and leaks into every later test*",
+    "transaction (at test_suite.py:* (seeded), during the set-up of module-scoped fixture `seeded`): what it "
+    "writes is committed for real and leaks into every later test*",
     "*DatabaseBlockedError: test_suite.py::test_d_no_database_but_the_app_reaches_for_it[[]*[]] did not ask for "
     "the database, but it used the app's sessionmaker, which outside the `app` fixture is bound to no database*"
     "Fix: request `client` or `app`*",

@@ -194,7 +194,8 @@ PITFALLS: dict[str, Pitfall] = {
             (
                 "*DatabaseBlockedError: wrong/test_app_own_engine_from_settings.py::test_create_user did not ask "
                 "for the database, but it used the engine for sqlite+aiosqlite:///*/settings.db, created at "
-                "settingsapp.py:* (<module>). * Fix: request `client` or `app`*",
+                "settingsapp.py:* (<module>) (at settingsapp.py:* (create_user), during *). * Fix: request `client` "
+                "or `app`*",
             ),
             {"failed": 1},
             postgres=False,
