@@ -112,7 +112,7 @@ def test_a_module_engine_made_with_echo_pre_ping_and_execution_options_adopts(
 ) -> None:
     app = KEYWORDS_APP
     result = run_own_engine_app(pytester, monkeypatch, sentinel_url, database, OWN_ENGINE_RIGHT_SESSIONS, app)
-    result.assert_outcomes(passed=1, deselected=3)
+    result.assert_outcomes(passed=1, deselected=5)
     assert sentinel_rows(sentinel_url) == SENTINEL_ROWS
 
 
