@@ -66,6 +66,9 @@ def install_db(install: str, data: Path, log: Path) -> None:
                 install,
                 "--no-defaults",
                 f"--datadir={data}",
+                # Its own temporary folder: in a shared /tmp, concurrent servers' bootstraps failed
+                # ("Could not remove temporary table: '/tmp/#sql-temptable-...'").
+                f"--tmpdir={data.parent}",
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
                 *SERVER_OPTIONS,
@@ -107,6 +110,7 @@ def run(owner_pid: int, mariadbd: str, install: str, run_dir: Path, state_dir: P
                 "--no-defaults",
                 f"--datadir={data}",
                 f"--socket={run_dir / SOCKET}",
+                f"--tmpdir={run_dir}",
                 f"--pid-file={run_dir / 'mariadb.pid'}",
                 f"--log-error={run_dir / SERVER_LOG}",
                 "--skip-networking",
