@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from service import migrate  # noqa: E402
 from testsupport import mariadb  # noqa: E402
-from testsupport.postgres import embedded_server  # noqa: E402
+from testsupport.postgres import Server, embedded_server  # noqa: E402
 
 TEST = """
 async def test_api_{i}(client):
@@ -282,6 +282,21 @@ def measure_startup() -> dict[str, float]:
     return {"server": server_start, "template": template, "clone": statistics.median(clones)}
 
 
+def bench_env(server: Server) -> dict[str, str]:
+    """The environment of the benchmark's pytest runs: every run on ``server`` (TEST_POSTGRES_URL)."""
+    pg_url = server.admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # PYTHONDONTWRITEBYTECODE (set on some machines, CI's included) also stops pytest caching
+    # the assertion-rewritten test module: rewriting 300 tests on every run would add ~3 ms
+    # to every strategy's per-test slope. A warm-up round fills the cache.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TESTSUPPORT_", "PYTEST_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env.update(TEST_POSTGRES_URL=pg_url, PYTHONPATH=str(ROOT), TESTSUPPORT_REQUIRE_POSTGRES="1", API_TOKEN="bench")  # noqa: S106
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tests", type=int, default=300, help="tests per suite (default 300)")
@@ -299,16 +314,7 @@ def main() -> None:
     cleanup = contextlib.ExitStack()
     server = cleanup.enter_context(embedded_server())  # shared by every run, via TEST_POSTGRES_URL
     try:
-        pg_url = server.admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
-        # PYTHONDONTWRITEBYTECODE (set on some machines, CI's included) also stops pytest caching
-        # the assertion-rewritten test module: rewriting 300 tests on every run would add ~3 ms
-        # to every strategy's per-test slope. A warm-up round fills the cache.
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("TESTSUPPORT_", "PYTEST_")) and k != "PYTHONDONTWRITEBYTECODE"
-        }
-        env.update(TEST_POSTGRES_URL=pg_url, PYTHONPATH=str(ROOT), TESTSUPPORT_REQUIRE_POSTGRES="1", API_TOKEN="bench")  # noqa: S106
+        env = bench_env(server)
         if "mariadb" in databases:
             maria = cleanup.enter_context(mariadb.embedded_server())  # shared, via TEST_MARIADB_URL
             maria_url = maria.admin_url.set(drivername="mysql").render_as_string(hide_password=False)

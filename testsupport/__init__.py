@@ -14,17 +14,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from testsupport.app import asgi_client, serve
     from testsupport.engine import make_test_engine
+    from testsupport.factories import factory_session
     from testsupport.guard import AppSessionUsedError, LoopMismatchError
     from testsupport.migrations.runner import MigrationRunner
     from testsupport.migrations.source import MigrationsElsewhereError, MigrationsInLoopError
     from testsupport.net import DatabaseBlockedError, ForeignEngineError, TestEngineMisuseError, allow_other_engines
-    from testsupport.queries import Queries
+    from testsupport.queries import LazyLoadError, Queries
     from testsupport.sqlite import sqlite_savepoints
 
 __all__ = [
     "AppSessionUsedError",
     "DatabaseBlockedError",
     "ForeignEngineError",
+    "LazyLoadError",
     "LoopMismatchError",
     "MigrationRunner",
     "MigrationsElsewhereError",
@@ -33,6 +35,7 @@ __all__ = [
     "TestEngineMisuseError",
     "allow_other_engines",
     "asgi_client",
+    "factory_session",
     "make_test_engine",
     "serve",
     "sqlite_savepoints",
@@ -42,6 +45,7 @@ _HOME = {
     "AppSessionUsedError": "testsupport.guard",
     "DatabaseBlockedError": "testsupport.net",
     "ForeignEngineError": "testsupport.net",
+    "LazyLoadError": "testsupport.queries",
     "LoopMismatchError": "testsupport.guard",
     "MigrationRunner": "testsupport.migrations.runner",
     "MigrationsElsewhereError": "testsupport.migrations.source",
@@ -50,6 +54,7 @@ _HOME = {
     "TestEngineMisuseError": "testsupport.net",
     "allow_other_engines": "testsupport.net",
     "asgi_client": "testsupport.app",
+    "factory_session": "testsupport.factories",
     "make_test_engine": "testsupport.engine",
     "serve": "testsupport.app",
     "sqlite_savepoints": "testsupport.sqlite",

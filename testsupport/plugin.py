@@ -134,7 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "mariadb: runs on the MariaDB target (also marked mysql)",
         "mysql: runs on the MariaDB target (the MySQL family)",
         "db(transaction=False, databases=None): uses a database (deselected on trio); transaction=True: real "
-        "commits, tables emptied after the test; databases='postgres' (or a list): only on those targets",
+        "commits, the database restored after the test; databases='postgres' (or a list): only on those targets",
         # pytest-asyncio's, left over in a migrated suite: accepted (no PytestUnknownMarkWarning), and counted.
         "asyncio: pytest-asyncio's mark, left over: testsupport runs async tests without a marker",
     ):

@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from testsupport.net import PLAN, Mode, TestConnection, test_connection
+from testsupport import cleanup
+from testsupport.net import NET, PLAN, Mode, TestConnection, test_connection
 
 
 class TestTransaction:
@@ -67,6 +68,12 @@ class TestTransaction:
 
 
 _TRANSACTION = pytest.StashKey[TestTransaction]()
+_current: list[TestTransaction] = []  # the running test's, while its db_connection is set up
+
+
+def current_transaction() -> TestTransaction | None:
+    """The running test's transaction (for testsupport.factories), if it uses the database."""
+    return _current[-1] if _current else None
 
 
 @pytest.fixture
@@ -78,22 +85,36 @@ async def testsupport_transaction(schema: AsyncEngine) -> AsyncIterator[TestTran
         yield transaction
 
 
+@pytest.fixture(scope="session")
+async def testsupport_sequences(schema: AsyncEngine, running_app: object) -> None:
+    """Where the sequences stand once the app has started (its lifespan may seed rows), before
+    any test: what the restore after a real-commit test sets them back to (testsupport.cleanup).
+    Read here, not at the first real-commit test: `nextval` is never rolled back, so savepoint
+    tests move them. The test engine allowed as during the lifespan, every other engine refused
+    (not a trusted fixture: a lifespan's background task may be writing meanwhile)."""
+    with NET.app_lifespan(schema.sync_engine):
+        await cleanup.remember_counters(schema)
+
+
 @pytest.fixture
 def db_connection(
-    schema: AsyncEngine, running_app: object, request: pytest.FixtureRequest
+    schema: AsyncEngine, running_app: object, testsupport_sequences: None, request: pytest.FixtureRequest
 ) -> Iterator[AsyncConnection]:
     """This test's connection, inside a transaction rolled back at teardown; with
-    ``@pytest.mark.db(transaction=True)`` a plain pooled connection, the tables emptied after.
-    The app is started first (`running_app`), so what its lifespan writes is there in every test."""
+    ``@pytest.mark.db(transaction=True)`` a plain pooled connection, the database put back to the
+    migrated template after (testsupport.cleanup). The app is started first (`running_app`), so
+    what its lifespan writes is there in every test."""
     item = request.node
     if _opens_in_test_body(item):
         transaction = TestTransaction(TestConnection(schema), started=False)  # pytest_pyfunc_call opens it
     else:
         transaction = request.getfixturevalue("testsupport_transaction")
     item.stash[_TRANSACTION] = transaction
+    _current.append(transaction)
     try:
         yield transaction.connection
     finally:
+        _current.remove(transaction)
         del item.stash[_TRANSACTION]
 
 

@@ -1,7 +1,8 @@
 """Real-commit mode (``@pytest.mark.db(transaction=True)``): the app gets connections of its own from
-the test engine's pool, so concurrent requests really race, commits are real, and the tables are
-emptied after the test. The next test finds them empty: checked in an inner run, whose order is
-fixed (in this run xdist sends each test to whichever worker is free)."""
+the test engine's pool, so concurrent requests really race, commits are real, and the database is
+put back to the migrated template after the test (the service seeds nothing: its tables are empty
+again; seeded rows: tests/testdata/test_restore.py). The next test finds them empty: checked in an
+inner run, whose order is fixed (in this run xdist sends each test to whichever worker is free)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from service.models import Note, User
 from tests.inner import run_inprocess
 from tests.service_suite import use_service
-from testsupport.cleanup import empty_tables
+from testsupport.cleanup import restore
 
 CONCURRENT = 20
 
@@ -50,15 +51,15 @@ async def test_the_tests_own_commits_are_real_too(db_session: AsyncSession, db_c
 
 
 @pytest.mark.db(transaction=True)
-async def test_emptying_restarts_the_ids_and_keeps_alembic_version(
+async def test_the_restore_sets_the_ids_back_and_keeps_alembic_version(
     client: httpx.AsyncClient, db_connection: AsyncConnection
 ) -> None:
     for email in ("a@example.com", "b@example.com"):
         assert (await client.post("/users", json={"email": email, "name": "A"})).status_code == 201
-    await empty_tables(db_connection.engine)
+    await restore(db_connection.engine)  # what runs after the test, here in the middle of it
     assert (await client.get("/users")).json()["items"] == []
     created = await client.post("/users", json={"email": "c@example.com", "name": "C"})
-    assert created.json()["id"] == 1  # RESTART IDENTITY / sqlite_sequence
+    assert created.json()["id"] == 1  # the sequence (PostgreSQL) where the template had it
     assert await db_connection.scalar(text("SELECT count(*) FROM alembic_version")) == 1
 
 

@@ -63,7 +63,7 @@ class TestConnection(AsyncConnection):
                     "A commit would leave the test's rows in the database for every later test; after a rollback "
                     "or close the app's later writes would run outside it. Fix: commit and roll back through a "
                     "session (`db_session.commit()` is a savepoint release), or mark the test "
-                    "`@pytest.mark.db(transaction=True)` for real commits, with the tables emptied afterwards."
+                    "`@pytest.mark.db(transaction=True)` for real commits, with the database restored afterwards."
                 )
             )
 
@@ -118,7 +118,7 @@ def guard_outer_transaction(dialect: Dialect) -> None:
 async def test_connection(engine: AsyncEngine, connection: TestConnection | None) -> AsyncIterator[AsyncConnection]:
     """The test's connection. Savepoint mode: one connection, its outer transaction rolled back at
     teardown, any other use of the engine refused. Real-commit mode: a plain pooled connection, the
-    app gets its own from the pool, and the tables are emptied afterwards. ``connection``: a
+    app gets its own from the pool, and the database is put back afterwards (testsupport.cleanup). ``connection``: a
     ``TestConnection(engine)`` handed out before it was connected (savepoint mode only)."""
     dialect = engine.sync_engine.dialect
     NET.test_dialects.add(dialect)  # also a test engine not made by the `engine` fixture
@@ -127,12 +127,8 @@ async def test_connection(engine: AsyncEngine, connection: TestConnection | None
         NET.mode = Mode.SAVEPOINT
     if NET.mode is Mode.TRANSACTION:
         assert connection is None, "real-commit mode opens its connection at set-up"
-        try:
-            async with engine.connect() as pooled:
-                yield pooled
-        finally:
-            with NET.trusting():
-                await cleanup.empty_tables(engine)
+        async with cleanup.restored(engine, NET.trusting), engine.connect() as pooled:
+            yield pooled
         return
     guard_outer_transaction(dialect)
     NET.grants = 1

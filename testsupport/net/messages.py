@@ -34,11 +34,11 @@ FIX_OWN_ENGINE = (
 USE_DATABASE = (
     "request `client` or `app` (the app on the test's database), or `db_session` / `db_connection`: the test "
     "then runs on each database target inside a transaction rolled back at teardown. For real commits add "
-    "`@pytest.mark.db(transaction=True)` (tables are emptied after the test)"
+    "`@pytest.mark.db(transaction=True)` (the database restored after the test)"
 )
 REAL_COMMITS = (
     "use `db_session` / `db_connection` (the test's transaction), or mark the test "
-    "`@pytest.mark.db(transaction=True)` for real connections and commits, with the tables emptied afterwards"
+    "`@pytest.mark.db(transaction=True)` for real connections and commits, with the database restored afterwards"
 )
 OUTSIDE = (
     "write test data through `db_session` in a function-scoped fixture or the test (it is rolled back); "
@@ -51,7 +51,7 @@ OUTER_TRANSACTION = (
     "leave the test's rows in the database for every later test; after a ROLLBACK the test's later writes "
     "would run outside any transaction and be committed. Fix: commit and roll back through a session "
     "(`db_session.commit()` is a savepoint release), or mark the test `@pytest.mark.db(transaction=True)` for "
-    "real commits, with the tables emptied afterwards"
+    "real commits, with the database restored afterwards"
 )
 MIGRATIONS = (
     "make env.py run the migrations on the connection testsupport hands it, and build an engine from "
