@@ -27,7 +27,7 @@ IMPLICIT_COMMIT = re.compile(
 )
 REAL_COMMIT_MODE = (
     "mark the test `@pytest.mark.db(transaction=True)` (real-commit mode: real connections and commits, the "
-    "tables emptied afterwards), or use CREATE TEMPORARY TABLE, which does not commit"
+    "database restored afterwards), or use CREATE TEMPORARY TABLE, which does not commit"
 )
 
 
