@@ -176,9 +176,10 @@ class MariaDB(AsRead):
     def table_check(self, quoted: str, columns: Sequence[str], seeded: bool) -> str:
         if not seeded:
             return f"EXISTS (SELECT 1 FROM {quoted})"
-        # The row count and the sum of each row's 64-bit MD5 prefix (exact: DECIMAL), which needs no
-        # order and no GROUP_CONCAT, whose result is cut at group_concat_max_len. CHECKSUM TABLE is
-        # a statement of its own, not an expression for the one check query.
+        # The row count and the sum of each row's 64-bit MD5 prefix (exact: DECIMAL): no order, no
+        # GROUP_CONCAT (cut at group_concat_max_len). CHECKSUM TABLE is cheaper on big tables (0.31
+        # against 1.30 ms for 1000 rows; 0.12 against 0.22 ms for 3, alone, MariaDB 10.11, busy 2-core
+        # VM) but a statement of its own, not a part of the one check query, and a 32-bit sum of CRCs.
         row = f"CONCAT_WS(CHAR(31), {', '.join(f'QUOTE({column})' for column in columns)})"
         digest = f"CAST(CONV(LEFT(MD5({row}), 16), 16, 10) AS UNSIGNED)"
         return f"(SELECT CONCAT(COUNT(*), '/', COALESCE(SUM({digest}), 0)) FROM {quoted})"
