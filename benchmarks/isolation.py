@@ -1,4 +1,4 @@
-"""Per-test cost of each isolation strategy, on SQLite and PostgreSQL.
+"""Per-test cost of each isolation strategy, on SQLite, PostgreSQL and MariaDB.
 
     uv run python benchmarks/isolation.py [--tests 300] [--rounds 3] [--skip-pytest-asyncio] [--xdist]
 
@@ -7,7 +7,8 @@ suites interleaved over several rounds, and prints one table. Per-test cost is c
 run (benchmarks/test_clock.py: from the 10th test to the last), so start-up, collection and session
 fixtures are not in it and their noise is not spread over the tests; the -n 2 rows, whose tests run
 in workers, use the slope between an N-test and a 1-test run instead.
-All runs share one embedded PostgreSQL server (through TEST_POSTGRES_URL); its own start-up, the
+All runs share one embedded PostgreSQL server (through TEST_POSTGRES_URL) and one throwaway MariaDB
+(through TEST_MARIADB_URL; skipped, and said, without MariaDB binaries); their own start-up, the
 migrations and the template are measured on their own. The pytest-asyncio row runs in a throwaway
 virtualenv, never in the project's own.
 """
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from service import migrate  # noqa: E402
+from testsupport import mariadb  # noqa: E402
 from testsupport.postgres import Server, embedded_server  # noqa: E402
 
 TEST = """
@@ -96,7 +98,7 @@ async def truncate(own_engine):
     async with own_engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("TRUNCATE notes, users RESTART IDENTITY"))
-        else:
+        else:  # SQLite; MariaDB, whose TRUNCATE refuses a table a foreign key references
             await conn.execute(text("DELETE FROM notes"))
             await conn.execute(text("DELETE FROM users"))
 """
@@ -115,15 +117,22 @@ import uuid
 import pytest
 from service.db import make_engine
 from testsupport.app import asgi_client
+from testsupport.maria.shared import shared_server as mariadb_server
 from testsupport.pg.shared import shared_server
 from testsupport.pg.template import migrated_template
 
 @pytest.fixture
 async def client(session_app, running_app, app_sessions, refusing_engine, client_headers, run_migrations, database):
-    server, _ = shared_server()
-    template = migrated_template(server, run_migrations)
     name = f"bench_{uuid.uuid4().hex[:12]}"
-    engine = make_engine(server.create_database(name, template))
+    if database == "mariadb":  # no template databases: a new one, migrated
+        server, _ = mariadb_server()
+        engine = make_engine(server.create_database(name))
+        async with engine.begin() as conn:
+            await conn.run_sync(run_migrations)
+    else:
+        server, _ = shared_server()
+        template = migrated_template(server, run_migrations)
+        engine = make_engine(server.create_database(name, template))
     app_sessions.configure(bind=engine)
     yield asgi_client(running_app, headers=client_headers)
     app_sessions.configure(bind=refusing_engine)
@@ -182,13 +191,14 @@ STRATEGIES: dict[str, str] = {
     "no isolation (floor)": PLUGIN + OWN_APP,
     "DELETE/TRUNCATE after each test": PLUGIN + OWN_APP + TRUNCATE,
     "drop_all/create_all per test": PLUGIN + OWN_APP + RECREATE,
-    "database per test from a template": PLUGIN + DB_PER_TEST,
+    "database per test (PostgreSQL: from a template; MariaDB: migrated)": PLUGIN + DB_PER_TEST,
     "pytest-asyncio, session loop": PYTEST_ASYNCIO,
 }
 THIS = "savepoint per test (this project)"
 FLOOR = "no isolation (floor)"
 PA = "pytest-asyncio, session loop"
-POSTGRES_ONLY = {"database per test from a template"}
+SERVERS_ONLY = {"database per test (PostgreSQL: from a template; MariaDB: migrated)"}
+DATABASES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mariadb": "MariaDB"}
 
 
 def write_suite(folder: Path, conftest: str, tests: int, pytest_asyncio: bool) -> None:
@@ -245,6 +255,16 @@ def pytest_asyncio_python(work: Path) -> str:
     return python
 
 
+def measure_mariadb_startup() -> dict[str, float]:
+    """Cold start of the throwaway MariaDB, and one worker database migrated on it."""
+    started = time.perf_counter()
+    with mariadb.embedded_server() as server:
+        server_start = time.perf_counter() - started
+        started = time.perf_counter()
+        migrate.upgrade(url=server.create_database("test_bench_migrated"))
+        return {"server": server_start, "migrate": time.perf_counter() - started}
+
+
 def measure_startup() -> dict[str, float]:
     """Cold start of the embedded server, and the template migration on it."""
     started = time.perf_counter()
@@ -288,10 +308,17 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     strategies = {k: v for k, v in STRATEGIES.items() if not (args.skip_pytest_asyncio and k == PA)}
     startup = measure_startup()
+    why_not_mariadb = mariadb.unavailable()
+    databases = [d for d in DATABASES if d != "mariadb" or why_not_mariadb is None]
+    maria_startup = measure_mariadb_startup() if "mariadb" in databases else {}
     cleanup = contextlib.ExitStack()
     server = cleanup.enter_context(embedded_server())  # shared by every run, via TEST_POSTGRES_URL
     try:
         env = bench_env(server)
+        if "mariadb" in databases:
+            maria = cleanup.enter_context(mariadb.embedded_server())  # shared, via TEST_MARIADB_URL
+            maria_url = maria.admin_url.set(drivername="mysql").render_as_string(hide_password=False)
+            env.update(TEST_MARIADB_URL=maria_url, TESTSUPPORT_REQUIRE_MARIADB="1")
         python = {name: sys.executable for name in strategies}
         if PA in strategies:
             python[PA] = pytest_asyncio_python(work)
@@ -300,6 +327,9 @@ def main() -> None:
             pa_urls = {"sqlite": f"sqlite+aiosqlite:///{sqlite_file}", "postgres": server.url_for("bench_pa")}
             server.create_database("bench_pa")
             migrate.upgrade(url=pa_urls["postgres"])
+            if "mariadb" in databases:
+                pa_urls["mariadb"] = maria.create_database("bench_pa")
+                migrate.upgrade(url=pa_urls["mariadb"])
 
         suites: dict[tuple[str, int], Path] = {}
         for index, (name, conftest) in enumerate(strategies.items()):
@@ -310,8 +340,8 @@ def main() -> None:
         runs: dict[tuple[str, str, int], list[tuple[float, float | None]]] = defaultdict(list)
         plan: list[tuple[str, str, int, Callable[[], tuple[float, float | None]]]] = []
         for name in strategies:
-            for database in ("sqlite", "postgres"):
-                if database == "sqlite" and name in POSTGRES_ONLY:
+            for database in databases:
+                if database == "sqlite" and name in SERVERS_ONLY:
                     continue
                 cmd = [python[name], "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
                 cmd += ["-p", "benchmarks.test_clock"]
@@ -357,13 +387,14 @@ def main() -> None:
         f"(-n 2: slope between 1 and {args.tests} tests)"
     )
     print(
-        "| strategy | SQLite wall s | SQLite ms/test | over floor | vs this "
-        "| PostgreSQL wall s | PostgreSQL ms/test | over floor | vs this |"
+        "| strategy | "
+        + " | ".join(f"{DATABASES[d]} wall s | {DATABASES[d]} ms/test | over floor | vs this" for d in databases)
+        + " |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|" + "---|---|---|---|" * len(databases))
     for name in names:
         cells = [name]
-        for database in ("sqlite", "postgres"):
+        for database in databases:
             value = per_test(name, database)
             if value is None:
                 cells += ["-"] * 4
@@ -385,6 +416,14 @@ def main() -> None:
         f"1-test run of this project: SQLite {wall(THIS, 'sqlite', 1):.2f} s, "
         f"PostgreSQL {wall(THIS, 'postgres', 1):.2f} s"
     )
+    if maria_startup:
+        print(
+            f"start-up: throwaway MariaDB cold start {maria_startup['server'] * 1000:.0f} ms, a worker database "
+            f"created + migrated {maria_startup['migrate'] * 1000:.0f} ms; 1-test run of this project: "
+            f"MariaDB {wall(THIS, 'mariadb', 1):.2f} s"
+        )
+    else:
+        print(f"MariaDB not measured: {why_not_mariadb}")
 
 
 if __name__ == "__main__":

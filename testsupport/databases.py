@@ -1,8 +1,9 @@
-"""The database target: the same tests on SQLite and on PostgreSQL.
+"""The database target: the same tests on SQLite, PostgreSQL and MariaDB.
 
-``database`` is the session parameter (ids and markers ``sqlite`` and ``postgres``, so both ``-k``
-and ``-m`` select). Each target's URL comes from a fixture of its own, resolved only when a test of
-that target runs: ``pytest -k sqlite`` never looks for PostgreSQL.
+``database`` is the session parameter (ids and markers ``sqlite``, ``postgres`` and ``mariadb``, so
+both ``-k`` and ``-m`` select; ``mysql`` is a second marker of ``mariadb``). Each target's URL comes
+from a fixture of its own, resolved only when a test of that target runs: ``pytest -k sqlite`` never
+looks for PostgreSQL or MariaDB.
 """
 
 from __future__ import annotations
@@ -13,17 +14,22 @@ from pathlib import Path
 
 import pytest
 
+from testsupport.mariadb import mariadb_database
 from testsupport.postgres import Migrate, postgres_database, run_scratch
 
 DATABASES = (
     pytest.param("sqlite", id="sqlite", marks=[pytest.mark.sqlite, pytest.mark.db]),
     pytest.param("postgres", id="postgres", marks=[pytest.mark.postgres, pytest.mark.db]),
+    pytest.param("mariadb", id="mariadb", marks=[pytest.mark.mariadb, pytest.mark.mysql, pytest.mark.db]),
 )
+# Targets whose database is migrated by the `schema` fixture on the session's engine (PostgreSQL's
+# comes migrated, a clone of the run's template).
+MIGRATED_BY_SCHEMA = ("sqlite", "mariadb")
 
 
 @pytest.fixture(scope="session", params=DATABASES)
 def database(request: pytest.FixtureRequest) -> str:
-    """Which database this test runs on: ``"sqlite"`` or ``"postgres"``."""
+    """Which database this test runs on: ``"sqlite"``, ``"postgres"`` or ``"mariadb"``."""
     name: str = request.param
     return name
 
@@ -67,6 +73,13 @@ def postgres_url(run_migrations: Migrate, migrations_fingerprint: str, request: 
 
 
 @pytest.fixture(scope="session")
+def mariadb_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """This worker's own database on the run's MariaDB, empty (`schema` migrates it), dropped at the end."""
+    with mariadb_database(session=request.session) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def empty_database_url(
     database: str, sqlite_folder: Path, sqlite_driver: str, request: pytest.FixtureRequest
 ) -> Iterator[str]:
@@ -74,6 +87,10 @@ def empty_database_url(
     freely (the shared one stays at head for the savepoint tests)."""
     if database == "sqlite":
         yield f"sqlite+{sqlite_driver}:///{sqlite_folder / 'empty.db'}"
+        return
+    if database == "mariadb":
+        with mariadb_database("_empty", session=request.session) as url:
+            yield url
         return
     with postgres_database(None, suffix="_empty", session=request.session) as url:
         yield url

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ReleaseSavepointClause, RollbackToSavepointClause, SavepointClause
 
 from testsupport.config import Settings
+from testsupport.databases import MIGRATED_BY_SCHEMA
 from testsupport.guard import install_loop_guard
+from testsupport.maria.ddl import refuse_implicit_commits, require_transactional_tables
 from testsupport.net import migrating
 from testsupport.pg.template import Migrate
 from testsupport.sqlite import sqlite_savepoints, throwaway_sqlite
@@ -23,10 +25,13 @@ registry.register("sqlite.syncsqlite", "testsupport.sqlite_dialect", "SQLiteDial
 
 def make_test_engine(url: str) -> AsyncEngine:
     """An engine for a test database: SQLite gets the savepoint fix, foreign keys and the
-    throwaway pragmas; every engine gets the loop guard."""
+    throwaway pragmas; MariaDB refuses DDL in savepoint mode (it would commit the test's
+    transaction); every engine gets the loop guard."""
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         throwaway_sqlite(sqlite_savepoints(engine))
+    elif engine.dialect.name in ("mysql", "mariadb"):
+        refuse_implicit_commits(engine)
     install_loop_guard(engine)
     return precompiled_savepoints(engine)
 
@@ -104,10 +109,13 @@ async def engine(
 async def schema(engine: AsyncEngine, run_migrations: Migrate, database: str) -> AsyncEngine:
     """The engine, its database at the schema: migrated on the engine's own connection, inside this
     loop (env.py must use the connection it is handed; asyncio.run() would fail here). PostgreSQL's
-    clone comes migrated from the run's template.
+    clone comes migrated from the run's template; MariaDB has no template databases, so each
+    worker's database is migrated here.
     https://alembic.sqlalchemy.org/en/latest/cookbook.html#sharing-a-connection-across-one-or-more-programmatic-migration-commands
     """
-    if database == "sqlite":
+    if database in MIGRATED_BY_SCHEMA:
         async with engine.begin() as connection:
             await connection.run_sync(run_migrations)
+            if database == "mariadb":
+                await connection.run_sync(require_transactional_tables)
     return engine

@@ -131,6 +131,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in (  # before the fixture modules are imported: their parameters carry these marks
         "sqlite: runs on the SQLite target",
         "postgres: runs on the PostgreSQL target",
+        "mariadb: runs on the MariaDB target (also marked mysql)",
+        "mysql: runs on the MariaDB target (the MySQL family)",
         "db(transaction=False, databases=None): uses a database (deselected on trio); transaction=True: real "
         "commits, the database restored after the test; databases='postgres' (or a list): only on those targets",
         # pytest-asyncio's, left over in a migrated suite: accepted (no PytestUnknownMarkWarning), and counted.

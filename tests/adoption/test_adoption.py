@@ -55,12 +55,17 @@ def no_production_database(pytester: pytest.Pytester) -> None:
     assert not (pytester.path / "production.db").exists()
 
 
-def test_factory_app_with_alembic_on_both_databases(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_factory_app_with_alembic_on_every_database(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     write(pytester, FACTORY_APP, readme_block("factory"))
     result = run(pytester, monkeypatch)
-    # 3 database tests x 2 databases, the database-less one on asyncio and trio; trio x database deselected.
-    result.assert_outcomes(passed=8, deselected=6)
-    result.stdout.fnmatch_lines(["testsupport: embedded PostgreSQL started in * ms; template migrated in * ms"])
+    # 3 database tests x 3 databases, the database-less one on asyncio and trio; trio x database deselected.
+    result.assert_outcomes(passed=11, deselected=9)
+    result.stdout.fnmatch_lines(
+        [
+            "testsupport: embedded PostgreSQL started in * ms; template migrated in * ms",
+            "testsupport: throwaway MariaDB started in * ms",
+        ]
+    )
     no_production_database(pytester)
 
 
@@ -68,9 +73,9 @@ def test_factory_app_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.
     service_poison_on_path(pytester, monkeypatch)
     write(pytester, FACTORY_APP, readme_block("factory"))
     result = pytester.runpytest_subprocess(*BASE, "-p", "xdist", "-n", "2")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=11)
     # The controller collects nothing itself: the workers' summary lines reach it.
-    result.stdout.fnmatch_lines(["testsupport: deselected 6 tests (trio x database: *)"])
+    result.stdout.fnmatch_lines(["testsupport: deselected 9 tests (trio x database: *)"])
     no_production_database(pytester)
 
 
@@ -81,16 +86,16 @@ def test_factory_app_with_no_migrations(pytester: pytest.Pytester, monkeypatch: 
         revision.read_text().replace("    op.create_table(", "    raise RuntimeError('run')\n    op.create_table(")
     )
     result = run(pytester, monkeypatch, "--no-migrations", "-k", "sqlite")
-    result.assert_outcomes(passed=3, deselected=11)
+    result.assert_outcomes(passed=3, deselected=17)
     result.stdout.fnmatch_lines(
         ["testsupport: schema from create_all(notes_app.models:Base.metadata) (--no-migrations): migrations not run"]
     )
 
 
-def test_module_global_app_on_both_databases(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_module_global_app_on_every_database(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     write(pytester, MODULE_GLOBAL_APP, readme_block("module-global"))
     result = run(pytester, monkeypatch)
-    result.assert_outcomes(passed=6, deselected=4)
+    result.assert_outcomes(passed=8, deselected=6)
     result.stdout.fnmatch_lines(
         ["testsupport: schema from create_all(app.models:Base.metadata): no testsupport_alembic_config, *"]
     )
@@ -105,7 +110,7 @@ def test_module_global_app_through_its_session_dependency(
     write(pytester, MODULE_GLOBAL_APP, readme_block("module-global"))
     override = ("-o", "testsupport_sessionmaker=", "-o", "testsupport_session_dependency=app.deps:get_db")
     result = run(pytester, monkeypatch, *override, "-k", "sqlite")
-    result.assert_outcomes(passed=2, deselected=8)
+    result.assert_outcomes(passed=2, deselected=12)
     # The handler reads the row after its commit, which needs the app's expire_on_commit=False.
     result.stdout.fnmatch_lines(
         [
@@ -267,7 +272,7 @@ def test_env_py_with_its_own_event_loop_names_the_recipe(
         if inspect.iscoroutine(obj) and obj.cr_code.co_name == "run_async_migrations":
             assert inspect.getcoroutinestate(obj) == inspect.CORO_CREATED
             obj.close()
-    result.assert_outcomes(errors=1, deselected=13)
+    result.assert_outcomes(errors=1, deselected=19)
     result.stdout.fnmatch_lines(
         [
             "*MigrationsInLoopError: Alembic's env.py called asyncio.run() inside the tests' event loop*",
@@ -292,7 +297,7 @@ with connectable.connect() as connection:
 """
 
 
-@pytest.mark.parametrize("target", ["sqlite", "postgres"])
+@pytest.mark.parametrize("target", ["sqlite", "postgres", "mariadb"])
 def test_env_py_that_migrates_a_database_of_its_own_names_it_and_the_recipe(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
@@ -302,12 +307,13 @@ def test_env_py_that_migrates_a_database_of_its_own_names_it_and_the_recipe(
     ini = FACTORY_APP["alembic.ini"] + "sqlalchemy.url = sqlite:///%(here)s/dev.db\n"
     write(pytester, {**FACTORY_APP, "alembic.ini": ini, "migrations/env.py": SYNC_TEMPLATE_ENV_PY}, FACTORY_KEYS)
     result = run(pytester, monkeypatch, "-k", f"{target} and test_1")
-    result.assert_outcomes(errors=1, deselected=13)
+    result.assert_outcomes(errors=1, deselected=19)
     # On PostgreSQL the run's template is migrated in a worker thread, by `postgres_url`.
-    fixture = "schema" if target == "sqlite" else "postgres_url"
+    fixture = "postgres_url" if target == "postgres" else "schema"
+    scheme = "mysql" if target == "mariadb" else target  # the message names the test database's URL
     result.stdout.fnmatch_lines(
         [
-            f"*ForeignEngineError: While testsupport built the test schema on {target}*, the engine for "
+            f"*ForeignEngineError: While testsupport built the test schema on {scheme}*, the engine for "
             f"sqlite:///{pytester.path}/dev.db, created at migrations/env.py:* (<module>) was opened (at "
             f"migrations/env.py:* (<module>), *during the set-up of session-scoped fixture `{fixture}`): the "
             "migrations (Alembic's env.py, or code it imports) built an engine of their own*Refused before it "
@@ -445,7 +451,7 @@ def test_an_engine_the_test_builds_itself_is_named_with_the_fix_for_a_test(
     configuration is right, the test is not."""
     write(pytester, {**FACTORY_APP, "test_own.py": OWN_ENGINE_TEST}, FACTORY_KEYS)
     result = run(pytester, monkeypatch, "-k", "own and sqlite")
-    result.assert_outcomes(failed=1, deselected=17)
+    result.assert_outcomes(failed=1, deselected=25)
     result.stdout.fnmatch_lines(
         [
             "*ForeignEngineError: *Fix: this test built that engine itself (or a function it called did): write "
@@ -460,7 +466,7 @@ def test_a_session_scoped_anyio_backend_of_the_projects_own_is_named_in_the_summ
     write(pytester, FACTORY_APP, FACTORY_KEYS)
     pytester.makeconftest(OWN_SESSION_ANYIO_BACKEND)
     result = run(pytester, monkeypatch, "-k", "sqlite")
-    result.assert_outcomes(passed=3, deselected=4)
+    result.assert_outcomes(passed=3, deselected=7)
     result.stdout.fnmatch_lines(
         ["testsupport: anyio_backend is defined again at */conftest.py:3: it replaces testsupport's, *Fix: delete it*"]
     )
@@ -473,7 +479,7 @@ def test_a_sessionmaker_function_that_raises_names_the_key(
     files = {**FACTORY_APP, "wrong.py": "def make_engine(url):\n    return url.startswith('x')\n"}
     write(pytester, files, FACTORY_KEYS.replace("notes_app.db:make_sessionmaker", "wrong:make_engine"))
     result = run(pytester, monkeypatch, "-k", "sqlite and test_1")
-    result.assert_outcomes(errors=1, deselected=13)
+    result.assert_outcomes(errors=1, deselected=19)
     result.stdout.fnmatch_lines(
         [
             "*testsupport_sessionmaker = 'wrong:make_engine' raised AttributeError: * when called with the test "

@@ -79,7 +79,7 @@ def test_three_linear_revisions_pass_every_check(pytester: pytest.Pytester, monk
     result = run(pytester, monkeypatch, "-v")
     # The head check once; the stairway, downgrade to base, models and the data migration test on
     # each database (on trio: deselected).
-    result.assert_outcomes(passed=9, deselected=8)
+    result.assert_outcomes(passed=13, deselected=12)
     result.stdout.fnmatch_lines(
         [
             "*testsupport-migration-checks::test_migrations_have_one_head PASSED*",
@@ -101,7 +101,7 @@ def test_a_downgrade_that_forgets_a_table_names_the_revision_and_the_table(
 ) -> None:
     project(pytester, **revision_file("0003", "0002", REVISIONS["0003"].replace('op.drop_table("tags")', "pass")))
     result = run(pytester, monkeypatch, "-k", "stairway or downgrade_to_base")
-    result.assert_outcomes(failed=4, deselected=13)
+    result.assert_outcomes(failed=6, deselected=19)
     for target in ("sqlite", "postgres"):
         result.stdout.fnmatch_lines(
             [
@@ -131,7 +131,7 @@ def test_a_model_column_missing_from_the_migrations_names_table_and_column(
     models = MODELS + "    note: Mapped[str | None] = mapped_column(String(20))\n"
     project(pytester, **{"notes_app/models.py": models})
     result = run(pytester, monkeypatch, "-k", "match_the_models")
-    result.assert_outcomes(failed=2, deselected=15)
+    result.assert_outcomes(failed=3, deselected=22)
     for target in ("sqlite", "postgres"):
         result.stdout.fnmatch_lines(
             [
@@ -153,7 +153,7 @@ def test_two_heads_are_named_with_the_merge_command(pytester: pytest.Pytester, m
     two_heads(pytester)
     result = run(pytester, monkeypatch, "-k", "one_head or fills")
     # The tests still run, on `upgrade heads`; the head check is the one that fails.
-    result.assert_outcomes(failed=1, passed=2, deselected=14)
+    result.assert_outcomes(failed=1, passed=3, deselected=21)
     result.stdout.fnmatch_lines(
         [
             "*test_migrations_have_one_head*",
@@ -178,7 +178,7 @@ def test_a_broken_data_migration_fails_the_data_migration_test(
     broken = REVISIONS["0002"].replace("lower(replace(name, ' ', '-'))", "lower(name)")
     project(pytester, **revision_file("0002", "0001", broken))
     result = run(pytester, monkeypatch, "-k", "fills")
-    result.assert_outcomes(failed=2, deselected=15)
+    result.assert_outcomes(failed=3, deselected=22)
     result.stdout.fnmatch_lines(
         ["E       AssertionError: assert [[]'blue pen', 'ink'[]] == [[]'blue-pen', 'ink'[]]"] * 2
     )
@@ -190,7 +190,7 @@ def test_a_revision_without_a_downgrade_is_named_not_crashed_on(
     irreversible = REVISIONS["0002"].split("def downgrade")[0] + "def downgrade():\n    raise NotImplementedError\n"
     project(pytester, **revision_file("0002", "0001", irreversible))
     result = run(pytester, monkeypatch, "-k", "stairway and sqlite", "-rs")
-    result.assert_outcomes(skipped=1, deselected=16)
+    result.assert_outcomes(skipped=1, deselected=24)
     result.stdout.fnmatch_lines(
         ["SKIPPED * every step was checked but the downgrade of these revisions, which have none: revision 0002*"]
     )
@@ -212,7 +212,7 @@ def test_env_py_that_waits_on_the_running_loop_is_stopped_at_once(
     the 15 s and end in a bare TimeoutError."""
     project(pytester, **{"migrations/env.py": THREADSAFE_ENV_PY})
     result = run(pytester, monkeypatch, "-k", "stairway and sqlite", "--durations=1")
-    result.assert_outcomes(failed=1, deselected=16)
+    result.assert_outcomes(failed=1, deselected=24)
     result.stdout.fnmatch_lines(
         [
             "*MigrationsInLoopError: Alembic's env.py called asyncio.run_coroutine_threadsafe(...) on the tests' "
@@ -228,7 +228,7 @@ def test_the_checks_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.M
     service_poison_on_path(pytester, monkeypatch)
     project(pytester)
     result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-p", "xdist", "-n", "2")
-    result.assert_outcomes(passed=9)
+    result.assert_outcomes(passed=13)
 
 
 def test_an_enum_type_left_by_a_downgrade_is_named_on_postgres(
@@ -241,7 +241,7 @@ def test_an_enum_type_left_by_a_downgrade_is_named_on_postgres(
     with_enum = REVISIONS["0003"].replace(key, f"{key}\n        {colour}")
     project(pytester, **revision_file("0003", "0002", with_enum))
     result = run(pytester, monkeypatch, "-k", "stairway")
-    result.assert_outcomes(passed=1, failed=1, deselected=15)
+    result.assert_outcomes(passed=2, failed=1, deselected=22)
     result.stdout.fnmatch_lines(
         [
             "*test_migrations_stairway[[]asyncio-postgres[]]*",
@@ -265,10 +265,10 @@ def test_the_models_are_compared_with_the_options_env_py_gives(
     )
     assert env_py != FACTORY_APP["migrations/env.py"]
     project(pytester, **{"notes_app/models.py": models, "migrations/env.py": env_py})
-    run(pytester, monkeypatch, "-k", "match_the_models").assert_outcomes(passed=2, deselected=15)
+    run(pytester, monkeypatch, "-k", "match_the_models").assert_outcomes(passed=3, deselected=22)
     project(pytester, **{"notes_app/models.py": models})
     result = run(pytester, monkeypatch, "-k", "match_the_models")
-    result.assert_outcomes(failed=2, deselected=15)
+    result.assert_outcomes(failed=3, deselected=22)
     result.stdout.fnmatch_lines(["table audit: in the models, not in the migrations"])
 
 
@@ -301,5 +301,5 @@ def test_no_migrations_says_the_checks_are_not_collected(
 ) -> None:
     project(pytester)
     result = run(pytester, monkeypatch, "--no-migrations", "-k", "one_head")
-    result.assert_outcomes(deselected=4)
+    result.assert_outcomes(deselected=6)
     result.stdout.fnmatch_lines(["testsupport: migration checks not collected (--no-migrations)"])

@@ -34,7 +34,7 @@ async def get_db():
     write(pytester, {**MODULE_GLOBAL_APP, "app/deps.py": deps}, readme_block("module-global"))
     override = ("-o", "testsupport_sessionmaker=", "-o", "testsupport_session_dependency=app.deps:get_db")
     result = run(pytester, monkeypatch, *override, "-k", "sqlite and test_1")
-    result.assert_outcomes(failed=1, deselected=9)
+    result.assert_outcomes(failed=1, deselected=13)
     result.stdout.fnmatch_lines(
         [
             "*MissingGreenlet*",
@@ -46,7 +46,7 @@ async def get_db():
     )
     # Both keys: the override yields sessions of the named sessionmaker, with its settings.
     both = run(pytester, monkeypatch, "-o", "testsupport_session_dependency=app.deps:get_db", "-k", "sqlite")
-    both.assert_outcomes(passed=2, deselected=8)
+    both.assert_outcomes(passed=2, deselected=12)
 
 
 def test_a_lifespan_that_uses_the_module_global_sessionmaker(
@@ -57,7 +57,7 @@ def test_a_lifespan_that_uses_the_module_global_sessionmaker(
     it. Nothing reaches the database the app's settings name."""
     write(pytester, LIFESPAN_APP, readme_block("module-global"))
     result = run(pytester, monkeypatch, "-p", "no:randomly")
-    result.assert_outcomes(passed=10, deselected=10)
+    result.assert_outcomes(passed=15, deselected=15)
     no_production_database(pytester)
 
 
@@ -77,7 +77,7 @@ def test_a_lifespan_that_uses_the_apps_own_engine_is_refused_naming_it(
         readme_block("module-global"),
     )
     result = run(pytester, monkeypatch, "-k", "sqlite and test_1")
-    result.assert_outcomes(errors=1, deselected=19)
+    result.assert_outcomes(errors=1, deselected=29)
     result.stdout.fnmatch_lines(
         [
             "*ForeignEngineError: the app's lifespan uses testsupport's database, but a connection was opened on "
@@ -107,14 +107,14 @@ def test_a_postgres_only_project_says_so_once(pytester: pytest.Pytester, monkeyp
     write(pytester, POSTGRES_ONLY_APP, readme_block("module-global") + 'testsupport_databases = "postgres"\n')
     result = run(pytester, monkeypatch)
     # 3 database tests on postgres, the database-less one on asyncio and trio.
-    result.assert_outcomes(passed=5, deselected=9)
+    result.assert_outcomes(passed=5, deselected=15)
     result.stdout.fnmatch_lines(["testsupport: deselected 3 tests (sqlite: not in testsupport_databases = postgres)"])
 
 
 def test_a_test_or_module_chooses_its_targets(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     write(pytester, {**FACTORY_APP, "test_marks.py": TARGET_MARKS}, FACTORY_KEYS)
     result = run(pytester, monkeypatch, "-k", "marks", "--anyio-backends=asyncio")
-    result.assert_outcomes(passed=4, deselected=22)
+    result.assert_outcomes(passed=4, deselected=34)
     result.stdout.fnmatch_lines(
         [
             "testsupport: deselected 1 tests (sqlite: marked db(databases=postgres))",
@@ -123,7 +123,7 @@ def test_a_test_or_module_chooses_its_targets(pytester: pytest.Pytester, monkeyp
         consecutive=False,
     )
     # The targets' own marks still select as before: -m postgres runs each test's postgres item.
-    run(pytester, monkeypatch, "-k", "marks", "-m", "postgres").assert_outcomes(passed=2, deselected=24)
+    run(pytester, monkeypatch, "-k", "marks", "-m", "postgres").assert_outcomes(passed=2, deselected=36)
 
 
 @pytest.mark.parametrize(
@@ -149,10 +149,10 @@ def test_an_app_behind_trusted_host_middleware(pytester: pytest.Pytester, monkey
     write(
         pytester, TRUSTED_HOST_APP, readme_block("module-global") + 'testsupport_base_url = "https://api.example.com"\n'
     )
-    run(pytester, monkeypatch).assert_outcomes(passed=6, deselected=4)
+    run(pytester, monkeypatch).assert_outcomes(passed=8, deselected=6)
     # Without it, the middleware refuses the default host, http://testserver: 400 "Invalid host header".
     refused = run(pytester, monkeypatch, "-o", "testsupport_base_url=", "-k", "sqlite and test_1")
-    refused.assert_outcomes(failed=1, deselected=9)
+    refused.assert_outcomes(failed=1, deselected=13)
     refused.stdout.fnmatch_lines(["*assert 400 == 201*"])
     wrong = run(pytester, monkeypatch, "-o", "testsupport_base_url=api.example.com")
     assert wrong.ret == pytest.ExitCode.USAGE_ERROR
@@ -169,9 +169,9 @@ def test_pytest_asyncio_marks_are_counted_not_refused(
     # modules it cannot rewrite, so only that warning is made an error here).
     unknown_mark = ("-W", "error::pytest.PytestUnknownMarkWarning")
     result = run(pytester, monkeypatch, "--strict-markers", *unknown_mark, "-k", "marked")
-    result.assert_outcomes(passed=4, deselected=16)
+    result.assert_outcomes(passed=5, deselected=23)
     result.stdout.fnmatch_lines(
-        ["testsupport: 6 tests carry @pytest.mark.asyncio, pytest-asyncio's mark: *. Remove them (e.g. `sed -i *"]
+        ["testsupport: 8 tests carry @pytest.mark.asyncio, pytest-asyncio's mark: *. Remove them (e.g. `sed -i *"]
     )
 
 

@@ -151,3 +151,27 @@ async def test_application_name_and_connect_timeout_reach_the_connection(databas
             assert await connection.scalar(text("SHOW application_name")) == "libpq-style"
     finally:
         await engine.dispose()
+
+
+mariadb_only = pytest.mark.db(databases="mariadb")
+
+
+def test_a_mysql_url_gets_aiomysql_and_utf8mb4() -> None:
+    url, args = engine_url("mysql://u:pw@db.example:3306/app")
+    assert url.render_as_string() == "mysql+aiomysql://u:***@db.example:3306/app?charset=utf8mb4"
+    assert args == {}
+    assert engine_url("mariadb+aiomysql://u@db/app?charset=latin1")[0].query == {"charset": "latin1"}  # kept
+
+
+@mariadb_only
+@pytest.mark.parametrize("missing", ["database", "user"], ids=["no-such-database", "no-such-user"])
+async def test_missing_database_or_user_on_mariadb_is_503(database_url: str, missing: str) -> None:
+    # pymysql raises the server's 1049 (unknown database) and 1045 (access denied) at connect as
+    # OperationalError, which the app answers with 503 on every database.
+    url = make_url(database_url)
+    url = url.set(database="testsupport_does_not_exist") if missing == "database" else url.set(username="nobody_here")
+    async with serving(url.render_as_string(hide_password=False)) as client:
+        responses = [await client.get("/health"), await client.get("/users/1")]
+    for response in responses:
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "5"

@@ -12,7 +12,7 @@ from service.main import create_app
 from service.settings import Settings
 from testsupport.app import serve
 
-DIALECTS = {"sqlite": "sqlite", "postgres": "postgresql"}
+DIALECTS = {"sqlite": "sqlite", "postgres": "postgresql", "mariadb": "mysql"}  # SQLAlchemy's dialect names
 
 
 async def test_health_names_the_database(client: httpx.AsyncClient, database: str) -> None:
@@ -25,7 +25,9 @@ async def test_health_names_the_database(client: httpx.AsyncClient, database: st
 def unreachable_url(database: str, tmp_path: Path) -> str:
     if database == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'no-such-folder' / 'db.sqlite'}"
-    return "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"  # port 1: connection refused
+    if database == "mariadb":
+        return "mysql+aiomysql://root@127.0.0.1:1/nothing"  # port 1: connection refused
+    return "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"
 
 
 async def test_unreachable_database_is_503_and_the_app_keeps_serving(unreachable_url: str) -> None:

@@ -113,8 +113,8 @@ def test_a_failing_test_leaves_nothing_behind(
     use_service(pytester)
     pytester.makepyfile(test_inner=INNER_SUITE)
     result = run_inprocess(pytester, monkeypatch, "--tb=native", "-k", database)
-    # 16 inner items: the other target (8) and trio x database (4) are deselected.
-    result.assert_outcomes(passed=2, failed=2, deselected=12)
+    # 24 inner items: the other targets (16) and trio x database (4) are deselected.
+    result.assert_outcomes(passed=2, failed=2, deselected=20)
     result.stdout.fnmatch_lines(
         ["*RuntimeError: failing on purpose, mid-transaction*", "*RuntimeError: failing on purpose, after a fixture*"]
     )

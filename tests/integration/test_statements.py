@@ -54,11 +54,13 @@ async def test_each_request_is_one_statement(
     path: str,
     body: dict[str, str] | None,
     verb: str,
+    database: str,
 ) -> None:
     with count_queries() as queries:
         response = await client.request(method, path.format(id=user_id), json=body)
     assert response.status_code < 300, response.text
-    assert queries.count == 1, queries.work
+    # MariaDB has no UPDATE ... RETURNING (service/api.py reads the row back).
+    assert queries.count == (2 if verb == "UPDATE" and database == "mariadb" else 1), queries.work
     assert queries.work[0].lstrip().upper().startswith(verb)
 
 

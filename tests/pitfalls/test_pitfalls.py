@@ -26,7 +26,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from testsupport.pitfalls import PITFALLS, Pitfall
 from testsupport.pitfalls.__main__ import main
-from testsupport.pitfalls.run import UNGUARDED, Case, SuiteRun, postgres_for_pitfalls, render, run
+from testsupport.pitfalls.run import (
+    UNGUARDED,
+    Case,
+    SuiteRun,
+    mariadb_for_pitfalls,
+    postgres_for_pitfalls,
+    render,
+    run,
+)
 from testsupport.postgres import PostgresUnavailable
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -38,12 +46,15 @@ class Runs:
     suites: dict[str, SuiteRun]
     postgres_url: str
     postgres_skipped: str  # why the PostgreSQL pitfalls did not run, if they did not
+    mariadb_skipped: str = ""  # the same for MariaDB's
+
+    def skipped(self, pitfall: Pitfall) -> str:
+        return self.mariadb_skipped if pitfall.mariadb else self.postgres_skipped if pitfall.postgres else ""
 
     def of(self, pitfall: Pitfall, folder: str) -> SuiteRun:
         if folder not in self.suites:
-            assert pitfall.postgres, f"{folder} did not run"
-            assert self.postgres_skipped, f"{folder} did not run"
-            pytest.skip(self.postgres_skipped)
+            assert self.skipped(pitfall), f"{folder} did not run"
+            pytest.skip(self.skipped(pitfall))
         return self.suites[folder]
 
     def dump(self, path: Path) -> None:
@@ -99,7 +110,15 @@ def _run_selected(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         except pytest.skip.Exception as exc:
             skipped = str(exc)
             chosen = [p for p in chosen if not p.postgres]
-    return Runs(run(chosen, url or None, tmp_path_factory.mktemp("pitfalls")), url, skipped)
+    mariadb_url, mariadb_skipped = "", ""
+    if any(p.mariadb for p in chosen):
+        try:
+            mariadb_url = request.getfixturevalue("mariadb_url")
+        except pytest.skip.Exception as exc:
+            mariadb_skipped = str(exc)
+            chosen = [p for p in chosen if not p.mariadb]
+    suites = run(chosen, url or None, tmp_path_factory.mktemp("pitfalls"), mariadb_url=mariadb_url or None)
+    return Runs(suites, url, skipped, mariadb_skipped)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -176,13 +195,12 @@ def test_readme_error_index_is_what_the_pitfalls_print(runs: Runs) -> None:
             pitfall = PITFALLS[name]
             suite = runs.suites.get(pitfall.wrong)
             if suite is None:
-                assert pitfall.postgres
-                assert runs.postgres_skipped
+                assert runs.skipped(pitfall)
                 continue
             assert any(fnmatch.fnmatchcase(line, pattern) for line in suite.lines()), (name, message)
             checked += 1
-    if runs.postgres_skipped:
-        pytest.skip(f"PostgreSQL rows unchecked: {runs.postgres_skipped}")
+    if runs.postgres_skipped or runs.mariadb_skipped:
+        pytest.skip(f"rows unchecked: {runs.postgres_skipped or runs.mariadb_skipped}")
     assert checked >= len(rows)
 
 
@@ -210,19 +228,28 @@ def test_show_command_runs_a_pitfall(capsys: pytest.CaptureFixture[str]) -> None
     assert out.rstrip().endswith("2 passed")
 
 
+async def select_one(url: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(text("SELECT 1")))
+    finally:
+        await engine.dispose()
+
+
 def test_show_gets_a_throwaway_postgres_of_its_own() -> None:
     """`show` on a PostgreSQL pitfall starts the embedded server and gives the suites a database."""
-
-    async def select_one(url: str) -> int:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return int(await conn.scalar(text("SELECT 1")))
-        finally:
-            await engine.dispose()
 
     try:
         with postgres_for_pitfalls() as url:
             assert asyncio.run(select_one(url)) == 1
     except PostgresUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.mark.mariadb
+def test_show_gets_a_throwaway_mariadb_of_its_own() -> None:
+    """`show` on a MariaDB pitfall starts a throwaway server and gives the suites a database."""
+
+    with mariadb_for_pitfalls() as url:
+        assert asyncio.run(select_one(url)) == 1

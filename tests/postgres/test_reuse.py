@@ -41,7 +41,7 @@ def test_template_is_kept_until_the_migrations_change(
     def run(fingerprint: str) -> str:
         monkeypatch.setenv("FINGERPRINT", fingerprint)
         result = run_inprocess(pytester, monkeypatch, "-k", "postgres", "--reuse-db")
-        result.assert_outcomes(passed=1, deselected=3)
+        result.assert_outcomes(passed=1, deselected=5)
         line = next(line for line in result.outlines if line.startswith("testsupport: embedded PostgreSQL"))
         return re.sub(r"\d+ ms", "N ms", line)
 

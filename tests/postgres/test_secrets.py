@@ -74,7 +74,7 @@ def test_the_password_reaches_no_output(
         pytester, monkeypatch, "-k", "postgres", "-l", "-vv", "-rA", "-o", "junit_family=xunit1", f"--junitxml={junit}"
     )
 
-    result.assert_outcomes(failed=3, deselected=9)
+    result.assert_outcomes(failed=3, deselected=15)
     output = result.stdout.str() + result.stderr.str()
     for where, text in (("the output", output), ("the junit XML", junit.read_text())):
         assert PASSWORD not in text, where

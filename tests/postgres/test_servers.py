@@ -64,7 +64,7 @@ def databases(server: Server) -> set[str]:
 def test_embedded_server_is_used_by_default(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(URL_ENV, raising=False)
     result = inner_run(pytester, monkeypatch)
-    result.assert_outcomes(passed=1, deselected=3)
+    result.assert_outcomes(passed=1, deselected=5)
     result.stdout.re_match_lines([r".*INNER database=test_\w+_main version=18\d{4} users_table=1"])
 
 
@@ -80,7 +80,7 @@ def test_user_server_is_used_and_left_untouched(
 
     result = inner_run(pytester, monkeypatch)
 
-    result.assert_outcomes(passed=1, deselected=3)
+    result.assert_outcomes(passed=1, deselected=5)
     result.stdout.re_match_lines([r".*INNER database=test_\w+_main version=\d+ users_table=1"])
     assert databases(own_server) == before
     assert user_db.execute("SELECT id, note FROM sentinel")[0] == [(1, "mine")]

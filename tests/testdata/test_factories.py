@@ -1,5 +1,5 @@
 """The README's polyfactory recipe in an outside app: the factory writes through the test's
-db_session on both databases and leaves no rows (in savepoint and in real-commit mode); used
+db_session on every target and leaves no rows (in savepoint and in real-commit mode); used
 outside a test, or in a test without the database, it raises the safety net's error and writes
 nothing."""
 
@@ -60,14 +60,14 @@ def test_the_factory_writes_through_the_tests_session_and_leaves_no_rows(
 ) -> None:
     seeded_app(pytester, {**FACTORY_FILES, "test_real_commits.py": REAL_COMMITS})
     result = run_inprocess(pytester, monkeypatch, "-p", "no:randomly")
-    result.assert_outcomes(passed=8, deselected=8)  # 4 tests x 2 databases; trio x database left out
+    result.assert_outcomes(passed=12, deselected=12)  # 4 tests x 3 targets; trio x database left out
 
 
 def test_outside_a_test_it_raises_the_nets_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     seeded_app(pytester, {**FACTORY_FILES, "test_misuses.py": MISUSES})
     result = run_inprocess(pytester, monkeypatch, "-k", "misuses", "--anyio-backends=asyncio")
-    # test_no_database once, the others on both databases (the module fixture's error is cached).
-    result.assert_outcomes(passed=2, failed=3, errors=2, deselected=15)  # test_factories.py, trio
+    # test_no_database once, the others on every target (the module fixture's error is cached).
+    result.assert_outcomes(passed=3, failed=4, errors=3, deselected=22)  # test_factories.py, trio
     result.stdout.fnmatch_lines_random(
         [
             "*TestEngineMisuseError: fixture `items_for_everyone` used a factory (testsupport.factory_session) "

@@ -1,6 +1,6 @@
 """Query assertions and the lazy-load switch (testsupport/queries.py): the README's example in an
 outside app, a handler running three statements caught with them listed, parameters shown but a
-secret's, and lazy loads refused, on both databases."""
+secret's, and lazy loads refused, on every target."""
 
 from __future__ import annotations
 
@@ -32,9 +32,8 @@ def test_a_handler_over_the_limit_fails_with_its_statements(
 ) -> None:
     seeded_app(pytester, {"test_queries.py": readme_block("query-tests"), "test_stats.py": STATS})
     result = run_inprocess(pytester, monkeypatch)
-    result.assert_outcomes(passed=4, failed=2, deselected=6)  # the README's two pass, on both databases
-    for database in ("sqlite", "postgres"):
-        placeholder = "?" if database == "sqlite" else "$1::VARCHAR"
+    result.assert_outcomes(passed=6, failed=3, deselected=9)  # the README's two pass, on every target
+    for database, placeholder in (("sqlite", "?"), ("postgres", "$1::VARCHAR"), ("mariadb", "%s")):
         result.stdout.fnmatch_lines(
             [
                 f"*test_stats_in_one_query[[]asyncio-{database}[]]*",

@@ -1,6 +1,6 @@
 """After a real-commit test the database is the migrated template again: an outside app whose
 migration seeds three plans (the README's example), its real-commit tests inserting, updating and
-deleting among them, its savepoint tests finding exactly the three, on both databases, under
+deleting among them, its savepoint tests finding exactly the three, on every target, under
 ``-n 2`` and in orders that put each real-commit test right before a savepoint test, every
 real-commit test before every savepoint test, each real-commit test right after each other, and
 seeded shuffles."""
@@ -18,6 +18,7 @@ from tests.testdata.apps import seeded_app
 
 REAL = ("test_insert_for_real", "test_update_for_real", "test_delete_for_real")
 CHECKS = 3  # test_the_seeded_plans_are_there's parameters
+DATABASES = ("sqlite", "postgres", "mariadb")
 
 
 def order(database: str, reals: tuple[str, ...], interleaved: bool) -> list[str]:
@@ -43,7 +44,7 @@ ORDERS = [((0, 1, 2), True), ((0, 1, 2), False), ((2, 1, 0), False), ((1, 2, 0),
 def test_in_every_order_the_seeded_rows_are_there(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     for indexes, interleaved in ORDERS:
         reals = tuple(REAL[i] for i in indexes)
-        ids = [node for database in ("sqlite", "postgres") for node in order(database, reals, interleaved)]
+        ids = [node for database in DATABASES for node in order(database, reals, interleaved)]
         result = run_inprocess(suite, monkeypatch, "-v", *ids)
         ran = [line.split(" ")[0] for line in result.outlines if line.startswith("test_plans.py::")]
         assert ran == ids, "the run did not keep the order asked for"
@@ -57,7 +58,7 @@ def test_in_shuffled_orders_the_seeded_rows_are_there(
     # What `-p randomly` would do (pytest-randomly is not a dependency here): a seeded shuffle of all
     # six tests, per database.
     ids = []
-    for database in ("sqlite", "postgres"):
+    for database in DATABASES:
         nodes = order(database, REAL, interleaved=True)
         random.Random(seed).shuffle(nodes)  # noqa: S311 - a test order, no secret
         ids += nodes
@@ -68,7 +69,7 @@ def test_in_shuffled_orders_the_seeded_rows_are_there(
 
 def test_under_xdist(suite: pytest.Pytester) -> None:
     result = suite.runpytest_subprocess("-p", "no:cacheprovider", "-p", "xdist", "-n", "2")
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=18)  # six per target
 
 
 # The app's lifespan seeds a user (ids from the sequence on PostgreSQL): real-commit tests keep it,
@@ -94,4 +95,4 @@ def test_the_lifespans_seed_and_its_sequence_survive_real_commit_tests(
     write(pytester, {**LIFESPAN_APP, "test_users.py": AFTER_THE_LIFESPAN_SEED}, readme_block("module-global"))
     pytester.syspathinsert()
     result = run_inprocess(pytester, monkeypatch)
-    result.assert_outcomes(passed=4, deselected=4)
+    result.assert_outcomes(passed=6, deselected=6)  # two per target; trio deselected

@@ -1,6 +1,6 @@
 """testsupport.cleanup's restore on the cases an adopter's schema brings: a seeded parent whose
 seeded children refer to it (ON DELETE CASCADE), an identity column PostgreSQL generates ALWAYS,
-a generated column, JSON, AUTOINCREMENT's counters, and a sequence that savepoint tests moved
+a generated column, JSON, AUTOINCREMENT's and AUTO_INCREMENT's counters, and a sequence that savepoint tests moved
 before the first real-commit test. On the second, unmigrated database of each target (tables of
 its own, dropped at the end)."""
 
@@ -32,6 +32,16 @@ SCHEMA = {
         "CREATE TABLE rc_codes (id INTEGER PRIMARY KEY AUTOINCREMENT, code TEXT, "
         "upper_code TEXT GENERATED ALWAYS AS (upper(code)) STORED)",
     ],
+    # InnoDB ignores a column's inline REFERENCES: the foreign keys are table constraints.
+    "mariadb": [
+        "CREATE TABLE rc_roles (id int AUTO_INCREMENT PRIMARY KEY, name varchar(20) UNIQUE NOT NULL, data json)",
+        "CREATE TABLE rc_grants (id int AUTO_INCREMENT PRIMARY KEY, role_id int, what text, "
+        "FOREIGN KEY (role_id) REFERENCES rc_roles (id) ON DELETE CASCADE)",
+        "CREATE TABLE rc_users (id int AUTO_INCREMENT PRIMARY KEY, role_id int, "
+        "FOREIGN KEY (role_id) REFERENCES rc_roles (id))",
+        "CREATE TABLE rc_codes (id int AUTO_INCREMENT PRIMARY KEY, code text, "
+        "upper_code text GENERATED ALWAYS AS (upper(code)) STORED)",
+    ],
 }
 SEED = [
     """INSERT INTO rc_roles (name, data) VALUES ('admin', '{"level": 9}'), ('reader', '[1, "two"]')""",
@@ -42,6 +52,8 @@ SEED = [
 MOVE_SEQUENCES = {
     "postgres": ["SELECT nextval('rc_roles_id_seq')", "SELECT nextval('rc_codes_id_seq')"],
     "sqlite": [],
+    # A rolled-back INSERT keeps its AUTO_INCREMENT id: the same counters as after two of them.
+    "mariadb": ["ALTER TABLE rc_roles AUTO_INCREMENT = 5", "ALTER TABLE rc_codes AUTO_INCREMENT = 5"],
 }
 # What the real-commit test does.
 CHANGES = [
@@ -62,8 +74,13 @@ async def state(engine: AsyncEngine) -> dict[str, Any]:
             found[table] = (await connection.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id")).all()
         if engine.dialect.name == "postgresql":
             sequences = "SELECT sequencename, last_value FROM pg_sequences WHERE sequencename LIKE 'rc_%' ORDER BY 1"
-        else:
+        elif engine.dialect.name == "sqlite":
             sequences = "SELECT name, seq FROM sqlite_sequence WHERE name LIKE 'rc_%' ORDER BY 1"
+        else:
+            sequences = (
+                "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                f"AND TABLE_NAME IN {TABLES!r} ORDER BY 1"
+            )
         found["sequences"] = (await connection.exec_driver_sql(sequences)).all()
     return found
 

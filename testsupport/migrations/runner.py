@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from testsupport.config import Settings
+from testsupport.mariadb import mariadb_database
 from testsupport.migrations.schema import snapshot
 from testsupport.migrations.source import AlembicSource
 from testsupport.postgres import postgres_database
@@ -108,6 +109,9 @@ def migration_database_url(
     elif database == "postgres":
         # session=: a bad TEST_POSTGRES_URL met here stops the run (under xdist too), not each test.
         with postgres_database(None, suffix=f"_migrations{serial}", session=request.session) as url:
+            yield url
+    elif database == "mariadb":
+        with mariadb_database(f"_migrations{serial}", session=request.session) as url:
             yield url
     else:  # a target added to testsupport.databases.DATABASES needs its empty database here too
         pytest.fail(f"migration_database_url has no empty database for the {database!r} target", pytrace=False)

@@ -27,11 +27,8 @@ from testsupport.pg import supervisor
 from testsupport.pg.clustercache import KEPT, copy_cluster, kept_distrust, pristine_cluster, use_entry
 from testsupport.pg.errors import PostgresFailedToStart, PostgresUnavailable
 from testsupport.pg.runstate import (
-    OWNER_ENV,
-    RUN_ID_ENV,
-    end_run,
-    join_run,
     keep_child,
+    own_run,
     owner_pid,
     pid_alive,
     run_scratch,
@@ -206,18 +203,10 @@ def stop_supervisor(pid: int, run_dir: Path, timeout: float = 10.0) -> None:
 def embedded_server() -> Iterator[Server]:
     """A throwaway server of the caller's own, stopped at the end (the run's is `shared_server`).
     Outside a pytest run (a script, `python -m testsupport.pitfalls show`) the caller's process is
-    a run of its own: the server's owner, its state folder removed at the end."""
-    own_run = RUN_ID_ENV not in os.environ
-    if own_run:
-        join_run(None)
-    try:
+    a run of its own (``runstate.own_run``)."""
+    with own_run():
         info = start_embedded()
         try:
             yield Server(make_url(info["admin_url"]))
         finally:
             stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
-    finally:
-        if own_run:
-            end_run()
-            for name in (RUN_ID_ENV, OWNER_ENV):
-                os.environ.pop(name, None)

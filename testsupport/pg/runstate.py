@@ -28,7 +28,7 @@ RUN_ID_ENV = "TESTSUPPORT_RUN_ID"
 OWNER_ENV = "TESTSUPPORT_OWNER_PID"
 OWNER_LOCK = "owner.lock"
 _STATE = re.compile(r"testsupport-(?P<run>[0-9a-f]{10})")
-_SCRATCH = re.compile(r"(?:testsupport-sqlite|tspg)-(?P<run>[0-9a-f]{10})-.*")
+_SCRATCH = re.compile(r"(?:testsupport-sqlite|tspg|tsmy)-(?P<run>[0-9a-f]{10})-.*")  # tsmy: MariaDB's
 _LOCKLESS_DAYS = 1  # a state folder without the lock (an older testsupport's) counts as dead after
 
 _worker = "main"
@@ -68,6 +68,23 @@ def end_run() -> None:
         os.close(fd)
 
 
+@contextmanager
+def own_run() -> Iterator[None]:
+    """Outside a pytest run (a script, ``python -m testsupport.pitfalls show``) the caller's process
+    is a run of its own while this lasts: the owner of the servers it starts, its state folder
+    removed at the end. Inside a run it changes nothing."""
+    if RUN_ID_ENV in os.environ:
+        yield
+        return
+    join_run(None)
+    try:
+        yield
+    finally:
+        end_run()
+        for name in (RUN_ID_ENV, OWNER_ENV):
+            os.environ.pop(name, None)
+
+
 def _dead(state: Path) -> bool:
     """Whether ``state``'s run is over: nobody holds its owner lock (or it has none and is old)."""
     try:
@@ -102,7 +119,7 @@ def sweep_dead_runs() -> list[Path]:
 
     mine = {os.geteuid(), server_user().get("user", os.geteuid())}  # as root, the server's are nobody's
     for folder in {tmp, Path(scratch_root())}:
-        for scratch in [*folder.glob("testsupport-sqlite-*"), *folder.glob("tspg-*")]:
+        for scratch in [*folder.glob("testsupport-sqlite-*"), *folder.glob("tspg-*"), *folder.glob("tsmy-*")]:
             match = _SCRATCH.fullmatch(scratch.name)
             with contextlib.suppress(FileNotFoundError):
                 if match and match["run"] not in live and scratch.stat().st_uid in mine:

@@ -30,6 +30,7 @@ class Pitfall:
     errors: tuple[str, ...]  # fnmatch patterns the wrong run prints, in order; {url}: its database
     outcome: dict[str, int] = field(default_factory=dict)  # the wrong run's result
     postgres: bool = True  # on PostgreSQL (asyncpg), else on a SQLite file (aiosqlite)
+    mariadb: bool = False  # on MariaDB (aiomysql) instead (with postgres=False)
     testsupport: bool = False  # a suite on testsupport itself: a pytest session of its own
     select: tuple[str, ...] = ("-k", "sqlite")  # a testsupport suite's selection: its SQLite target
     # A testsupport suite whose app reads DATABASE_URL from its settings: the SQL that makes that
@@ -93,6 +94,18 @@ PITFALLS: dict[str, Pitfall] = {
             ("*RuntimeError: <Queue at 0x* is bound to a different event loop",),
             {"passed": 1, "failed": 2},
             postgres=False,
+        ),
+        Pitfall(
+            "function-scoped-loop-mariadb",
+            "The first setup on MariaDB through aiomysql (the same suite, files linked)",
+            "the 2nd test: `got Future <Future pending> attached to a different loop`; the pool then drops "
+            "that connection and the 3rd passes",
+            "function_scoped_loop_mariadb/wrong",
+            "function_scoped_loop_mariadb/fixed",
+            ("*RuntimeError: Task <Task pending *> got Future <Future pending> attached to a different loop",),
+            {"passed": 2, "failed": 1},
+            postgres=False,
+            mariadb=True,
         ),
         Pitfall(
             "savepoint-leak-sqlite",
@@ -187,7 +200,7 @@ PITFALLS: dict[str, Pitfall] = {
             {"failed": 1},
             postgres=False,
             testsupport=True,
-            select=("-k", "not postgres"),  # the wrong test has no database parameter
+            select=("-k", "not postgres and not mariadb"),  # the wrong test has no database parameter
             settings_database=(
                 "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE, name VARCHAR(100))",
                 "INSERT INTO users (email, name) VALUES ('you@example.com', 'Your own row')",

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from testsupport.pitfalls import PITFALLS
-from testsupport.pitfalls.run import postgres_for_pitfalls, render, run
+from testsupport.pitfalls.run import mariadb_for_pitfalls, postgres_for_pitfalls, render, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,8 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         if any(p.postgres for p in chosen):
             print("starting a throwaway PostgreSQL ...", file=sys.stderr, flush=True)
             url = stack.enter_context(postgres_for_pitfalls())
+        mariadb_url = None
+        if any(p.mariadb for p in chosen):
+            print("starting a throwaway MariaDB ...", file=sys.stderr, flush=True)
+            mariadb_url = stack.enter_context(mariadb_for_pitfalls())
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pitfalls-")))
-        runs = run(chosen, url or None, work)
+        runs = run(chosen, url or None, work, mariadb_url=mariadb_url)
         print("\n\n".join(render(p, runs, url) for p in chosen), end="")
     return 0
 

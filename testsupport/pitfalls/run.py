@@ -81,9 +81,14 @@ def suite_file(folder: str) -> Path:
 
 
 def run(
-    pitfalls: Iterable[Pitfall], postgres_url: str | None, work: Path, timeout: float = 300.0
+    pitfalls: Iterable[Pitfall],
+    postgres_url: str | None,
+    work: Path,
+    timeout: float = 300.0,
+    mariadb_url: str | None = None,
 ) -> dict[str, SuiteRun]:
-    """Run the wrong and fixed suites of ``pitfalls`` (PostgreSQL ones on ``postgres_url``) under
+    """Run the wrong and fixed suites of ``pitfalls`` (PostgreSQL ones on ``postgres_url``, MariaDB
+    ones on ``mariadb_url``) under
     ``work``; returns each suite's run by folder. The pytest sessions run side by side: one for
     every plain suite, one for each suite on testsupport itself. A session still running after
     ``timeout`` seconds (a pitfall that hangs) is killed; its suites have no cases then."""
@@ -91,7 +96,13 @@ def run(
     plain = sorted({f for p in chosen if not p.testsupport for f in (p.wrong, p.fixed)})
     if postgres_url is None and any(p.postgres for p in chosen):
         raise ValueError("the PostgreSQL pitfalls need postgres_url")
-    database = {folder: postgres_url if p.postgres else None for p in chosen for folder in (p.wrong, p.fixed)}
+    if mariadb_url is None and any(p.mariadb for p in chosen):
+        raise ValueError("the MariaDB pitfalls need mariadb_url")
+    database = {
+        folder: mariadb_url if p.mariadb else postgres_url if p.postgres else None
+        for p in chosen
+        for folder in (p.wrong, p.fixed)
+    }
     # Each session: its process, its folder, and which run each of its suite folders reports to.
     sessions: list[tuple[subprocess.Popen[str], Path, dict[str, str], str]] = []
     if plain:
@@ -207,6 +218,15 @@ def postgres_for_pitfalls() -> Iterator[str]:
         yield server.create_database("pitfalls")
 
 
+@contextmanager
+def mariadb_for_pitfalls() -> Iterator[str]:
+    """A throwaway MariaDB for ``show`` (from the binaries on PATH), stopped at the end."""
+    from testsupport import mariadb
+
+    with mariadb.embedded_server() as server:
+        yield server.create_database("pitfalls")
+
+
 # -- rendering -------------------------------------------------------------------------------------
 
 
@@ -216,7 +236,13 @@ def render(pitfall: Pitfall, runs: dict[str, SuiteRun], url: str) -> str:
     wrong, fixed = suite_file(pitfall.wrong), suite_file(pitfall.fixed)
     wrong_lines = wrong.read_text().splitlines()
     fixed_lines = fixed.read_text().splitlines()
-    where = "PostgreSQL through asyncpg" if pitfall.postgres else "a SQLite file through aiosqlite, no server"
+    where = (
+        "MariaDB through aiomysql"
+        if pitfall.mariadb
+        else "PostgreSQL through asyncpg"
+        if pitfall.postgres
+        else "a SQLite file through aiosqlite, no server"
+    )
     out = [f"{pitfall.name}: {pitfall.title}", f"symptom: {pitfall.symptom}", f"runs on: {where}", ""]
     out.append(f"== The wrong setup ({wrong.name}; `-` marks what the fix changes) ==")
     out += _wrong_view(wrong_lines, fixed_lines)

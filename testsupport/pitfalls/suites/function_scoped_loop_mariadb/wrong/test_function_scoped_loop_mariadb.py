@@ -1,0 +1,1 @@
+../../function_scoped_loop/wrong/test_function_scoped_loop.py
