@@ -43,7 +43,15 @@ _NOT_CREATORS = (
 # Never the code that used an engine: the libraries between it and the net's listener.
 _RUNNER = tuple(os.path.dirname(m.__file__ or "") for m in (_pytest, pytest, pluggy))
 _NOT_USERS = (*_LIBRARIES, _NET)
-_INSTALLED = tuple({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+# This interpreter's and every site-packages on sys.path: an overlay environment (`uv run --with`)
+# has the project's packages on a site-packages of another environment.
+_INSTALLED = tuple(
+    {
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+        *(p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")),
+    }
+)
 _NOT_USERS += (threading.__file__, contextlib.__file__, "<")
 
 
