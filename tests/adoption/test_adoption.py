@@ -21,7 +21,9 @@ import pytest
 from tests.adoption.apps import FACTORY_APP, MODULE_GLOBAL_APP, readme_block, write
 from tests.inner import run_inprocess
 
-BASE = ("-p", "no:asyncio", "-p", "no:cacheprovider")
+# no:randomly: these inner runs autoload plugins as an adopter's do, and their assertions read their
+# tests' order; pytest-randomly installed here (`uv run --with pytest-randomly`) would shuffle them.
+BASE = ("-p", "no:asyncio", "-p", "no:cacheprovider", "-p", "no:randomly")
 
 
 @pytest.fixture(autouse=True)
