@@ -30,19 +30,43 @@ def postgres_database(
     ``migrate`` is None. Skips (no binaries) or stops the run (bad TEST_POSTGRES_URL) with a
     message that names the fix."""
     __tracebackhide__ = True
-    try:
+    with no_database_ends_the_test(
+        "PostgreSQL", REQUIRE_ENV, session, PostgresUnavailable, PostgresFailedToStart, PostgresMisconfigured
+    ):
         server, info = shared_server()
         template = migrated_template(server, migrate, fingerprint) if migrate is not None else None
         name = worker_database_name(suffix)
         then = (owner_comment(server, name),) if info.get("external") else ()
         url = server.create_database(name, template, then=then)
-    except PostgresUnavailable as exc:
-        if os.environ.get(REQUIRE_ENV):
-            pytest.fail(f"{REQUIRE_ENV} is set and {exc}", pytrace=False)
-        pytest.skip(f"PostgreSQL tests skipped: {exc}")
-    except PostgresFailedToStart as exc:
+    try:
+        yield SecretURL(url)  # its repr, which pytest prints, hides the password
+    finally:
+        ignore_errors(lambda: server.drop_database(name))
+
+
+@contextmanager
+def no_database_ends_the_test(
+    target: str,
+    require_env: str,
+    session: pytest.Session | None,
+    unavailable: type[Exception],
+    failed: type[Exception],
+    misconfigured: type[Exception],
+    unavailable_prefix: str = "",
+) -> Iterator[None]:
+    """How a request for a server's database ends when there is none, for every server target
+    (PostgreSQL here, MariaDB in maria.workerdb): no server skips naming the fix (fails where
+    ``require_env`` is set), a server that failed to start fails, a wrong configuration stops the run."""
+    __tracebackhide__ = True
+    try:
+        yield
+    except unavailable as exc:
+        if os.environ.get(require_env):
+            pytest.fail(f"{require_env} is set and {unavailable_prefix}{exc}", pytrace=False)
+        pytest.skip(f"{target} tests skipped: {exc}")
+    except failed as exc:
         pytest.fail(str(exc), pytrace=False)
-    except PostgresMisconfigured as exc:
+    except misconfigured as exc:
         if worker() == "main":
             pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
         # pytest.exit in an xdist worker is a crash to the controller (an INTERNALERROR that loses
@@ -51,7 +75,3 @@ def postgres_database(
         if session is not None:
             session.shouldstop = str(exc)
         pytest.fail(str(exc), pytrace=False)
-    try:
-        yield SecretURL(url)  # its repr, which pytest prints, hides the password
-    finally:
-        ignore_errors(lambda: server.drop_database(name))
