@@ -12,7 +12,7 @@ from settings, one a conftest.py built before testsupport loaded):
 - the dialect's ``engine_created`` hook records each engine's URL (password hidden) and the code
   that created it, for the messages.
 
-What it refuses (``state.Net.check``):
+What it refuses (``state.Net.check``, on what ``record.Record`` holds):
 - in a test that uses testsupport's database (``db_connection``, hence ``db_session``, ``app``,
   ``client``): any other engine (``ForeignEngineError``); in savepoint mode a second checkout of
   the test engine, and every way to end the test's outer transaction (``TestEngineMisuseError``,
@@ -36,7 +36,8 @@ from testsupport.net.connection import TestConnection, app_bind, test_connection
 from testsupport.net.hooks import PLAN, NetPlugin, plan, real_commits
 from testsupport.net.install import install, install_listeners, uninstall
 from testsupport.net.messages import DatabaseBlockedError, ForeignEngineError, NetError, TestEngineMisuseError
-from testsupport.net.state import NET, Mode, Net, allow_other_engines, migrating
+from testsupport.net.record import Mode
+from testsupport.net.state import NET, Net, allow_other_engines, migrating
 
 __all__ = [
     "NET",

@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from testsupport import cleanup
 from testsupport.net.messages import OUTER_TRANSACTION, TestEngineMisuseError
-from testsupport.net.state import NET, Mode
+from testsupport.net.record import Mode
+from testsupport.net.state import NET
 
 _ENDS = re.compile(
     r"(?:\s|--[^\n]*\n|/\*.*?\*/)*(COMMIT|END|ABORT|PREPARE\s+TRANSACTION|ROLLBACK(?!\s+(?:WORK\s+|TRANSACTION\s+)?TO\b))\b",

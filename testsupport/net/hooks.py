@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from testsupport.net.messages import SYNC_TEST, USE_DATABASE, NetError
-from testsupport.net.state import NET, TRUSTED_FIXTURES, TRUSTED_MODULES, Fixture, Mode, Net, Stage
+from testsupport.net.record import TRUSTED_FIXTURES, TRUSTED_MODULES, Fixture, Mode, Stage
+from testsupport.net.state import NET, Net
 
 PLAN = pytest.StashKey[tuple[Mode, str]]()
 SYNC = pytest.StashKey[str]()  # a sync test that requests this async-only fixture
