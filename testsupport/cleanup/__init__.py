@@ -15,11 +15,9 @@ pool and the app on it stay valid. Chosen by measurement against truncating ever
 re-cloning the database and copying the SQLite file: ``benchmarks/restore.py`` (the README's
 "Rows your migrations seed survive real-commit tests").
 
-Per dialect (``DIALECTS``): how a table is compared, emptied and refilled, and what its sequences
-are. A dialect missing there stops the first real-commit test with a message naming the fix.
-https://www.postgresql.org/docs/current/functions-sequence.html
-https://www.sqlite.org/autoinc.html
-https://mariadb.com/kb/en/sql-statements-that-cause-an-implicit-commit/
+Per dialect (``DIALECTS``, a module each: ``postgres``, ``sqlite``, ``mariadb``; what they share
+in ``base``): how a table is compared, emptied and refilled, and what its sequences are. A dialect
+missing there stops the first real-commit test with a message naming the fix.
 """
 
 from __future__ import annotations
@@ -27,189 +25,16 @@ from __future__ import annotations
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-
-@dataclass(frozen=True)
-class Table:
-    name: str  # as reflected
-    quoted: str
-    columns: tuple[str, ...]  # quoted, the ones an INSERT may name (no generated columns)
-    insert: str  # the INSERT for one snapshot row, binds :c0, :c1, ...
-    rows: tuple[tuple[Any, ...], ...]  # the snapshot
-    referenced_by: frozenset[str]  # tables whose foreign keys point here
-
-
-@dataclass(frozen=True)
-class Counter:
-    """A sequence: the check query's column for it, its value then, the statements that reset it."""
-
-    check: str
-    expected: Any
-    reset: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    check: str  # one SELECT, a column per table and sequence
-    expected: tuple[Any, ...]  # its row at snapshot time
-    parts: tuple[Table | Counter, ...]  # per column
-    order: tuple[str, ...]  # table names, parents first
-
-
-class Restorer(Protocol):
-    """What a dialect contributes. ``quote`` is the dialect's identifier quoting."""
-
-    def table_check(self, quoted: str, columns: Sequence[str], seeded: bool) -> str: ...
-
-    def counters(self, connection: Connection) -> list[Counter]: ...
-
-    def selected(
-        self, connection: Connection, table: str, names: Sequence[str], columns: Sequence[str]
-    ) -> tuple[list[str], list[str]]:
-        """How to read each column (``names`` as reflected, ``columns`` quoted) for the snapshot, and
-        how its INSERT takes the value back (``{}``: the bind)."""
-        ...
-
-    def insert(self, quoted: str, columns: Sequence[str], values: Sequence[str], identity_always: bool) -> str: ...
-
-    def empty(self, tables: Sequence[str]) -> list[str]: ...
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-class Postgres:
-    def table_check(self, quoted: str, columns: Sequence[str], seeded: bool) -> str:
-        if not seeded:
-            return f"EXISTS (SELECT FROM {quoted})"
-        return f"(SELECT md5(string_agg(r::text, '|' ORDER BY r::text)) FROM {quoted} AS r)"
-
-    def counters(self, connection: Connection) -> list[Counter]:
-        """Per sequence of the schema: its last value (NULL until first used), and the setval that
-        puts it back there. Sequences are outside transactions: savepoint tests move them too.
-        https://www.postgresql.org/docs/current/view-pg-sequences.html"""
-        found = connection.exec_driver_sql(
-            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value, start_value "
-            "FROM pg_sequences WHERE schemaname = current_schema() ORDER BY 1"
-        )
-        return [
-            Counter(
-                f"pg_sequence_last_value({_literal(name)}::regclass)",
-                last,
-                (f"SELECT setval({_literal(name)}, {int(start if last is None else last)}, {last is not None})",),
-            )
-            for name, last, start in found
-        ]
-
-    def selected(
-        self, connection: Connection, table: str, names: Sequence[str], columns: Sequence[str]
-    ) -> tuple[list[str], list[str]]:
-        # Through each type's text form, which every type has and reads back exactly: the driver's
-        # own codecs are not symmetric (SQLAlchemy's asyncpg json codec decodes to a dict and
-        # encodes only a str).
-        types: dict[str, str] = dict(
-            connection.exec_driver_sql(
-                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                f"WHERE attrelid = {_literal(table)}::regclass AND attnum > 0 AND NOT attisdropped"
-            ).all()
-        )
-        return [f"{column}::text" for column in columns], [f"CAST(CAST({{}} AS text) AS {types[n]})" for n in names]
-
-    def insert(self, quoted: str, columns: Sequence[str], values: Sequence[str], identity_always: bool) -> str:
-        overriding = " OVERRIDING SYSTEM VALUE" if identity_always else ""
-        binds = ", ".join(value.format(f":c{i}") for i, value in enumerate(values))
-        return f"INSERT INTO {quoted} ({', '.join(columns)}){overriding} VALUES ({binds})"
-
-    def empty(self, tables: Sequence[str]) -> list[str]:
-        # DELETE, children first: on the few small tables a test touches it is cheaper than
-        # TRUNCATE (new files per table; 0.24 against 0.65 ms for a two-row table, embedded PostgreSQL
-        # 18 on a busy 2-core VM) and takes no ACCESS EXCLUSIVE lock.
-        return [f"DELETE FROM {name}" for name in tables]
-
-
-class AsRead:
-    """Values written back as the driver read them (SQLite's int, float, str, bytes, None;
-    MariaDB's through pymysql, whose types go back as they came)."""
-
-    def selected(
-        self, connection: Connection, table: str, names: Sequence[str], columns: Sequence[str]
-    ) -> tuple[list[str], list[str]]:
-        return list(columns), ["{}"] * len(columns)
-
-    def insert(self, quoted: str, columns: Sequence[str], values: Sequence[str], identity_always: bool) -> str:
-        binds = ", ".join(value.format(f":c{i}") for i, value in enumerate(values))
-        return f"INSERT INTO {quoted} ({', '.join(columns)}) VALUES ({binds})"
-
-
-class SQLite(AsRead):
-    def table_check(self, quoted: str, columns: Sequence[str], seeded: bool) -> str:
-        if not seeded:
-            return f"EXISTS (SELECT 1 FROM {quoted})"
-        row = " || ',' || ".join(f"quote({column})" for column in columns)
-        return f"(SELECT group_concat(r, char(31)) FROM (SELECT {row} AS r FROM {quoted} ORDER BY 1))"
-
-    def counters(self, connection: Connection) -> list[Counter]:
-        """AUTOINCREMENT's counters: the table sqlite_sequence (which reflection leaves out), put
-        back after the tables were refilled (their INSERTs move the counters)."""
-        if not connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").first():
-            return []
-        check = "(SELECT group_concat(name || ':' || seq, ',') FROM (SELECT name, seq FROM sqlite_sequence ORDER BY 1))"
-        rows = connection.exec_driver_sql("SELECT name, seq FROM sqlite_sequence ORDER BY name").all()
-        inserts = [f"INSERT INTO sqlite_sequence (name, seq) VALUES ({_literal(n)}, {int(v)})" for n, v in rows]
-        now = connection.exec_driver_sql(f"SELECT {check}").scalar()
-        return [Counter(check, now, ("DELETE FROM sqlite_sequence", *inserts))]
-
-    def empty(self, tables: Sequence[str]) -> list[str]:
-        # Foreign keys checked at COMMIT, not per statement: order and cycles do not matter.
-        # https://www.sqlite.org/pragma.html#pragma_defer_foreign_keys
-        return ["PRAGMA defer_foreign_keys = ON", *(f"DELETE FROM {name}" for name in tables)]
-
-
-class MariaDB(AsRead):
-    def table_check(self, quoted: str, columns: Sequence[str], seeded: bool) -> str:
-        if not seeded:
-            return f"EXISTS (SELECT 1 FROM {quoted})"
-        # The row count and the sum of each row's 64-bit MD5 prefix (exact: DECIMAL): no order, no
-        # GROUP_CONCAT (cut at group_concat_max_len). CHECKSUM TABLE is cheaper on big tables (0.31
-        # against 1.30 ms for 1000 rows; 0.12 against 0.22 ms for 3, alone, MariaDB 10.11, busy 2-core
-        # VM) but a statement of its own, not a part of the one check query, and a 32-bit sum of CRCs.
-        row = f"CONCAT_WS(CHAR(31), {', '.join(f'QUOTE({column})' for column in columns)})"
-        digest = f"CAST(CONV(LEFT(MD5({row}), 16), 16, 10) AS UNSIGNED)"
-        return f"(SELECT CONCAT(COUNT(*), '/', COALESCE(SUM({digest}), 0)) FROM {quoted})"
-
-    def counters(self, connection: Connection) -> list[Counter]:
-        """Per AUTO_INCREMENT table: its next id, and the ALTER that puts it back. A rolled-back
-        INSERT keeps the id it took, so savepoint tests move them. The ALTER commits implicitly:
-        the resets run last in the restore. (MariaDB reads this column live; MySQL 8 caches it
-        for information_schema_stats_expiry seconds.)
-        https://mariadb.com/kb/en/auto_increment/#setting-or-changing-the-auto_increment-value"""
-        quote = connection.dialect.identifier_preparer.quote
-        found = connection.exec_driver_sql(
-            "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL ORDER BY 1"
-        )
-        return [
-            Counter(
-                "(SELECT AUTO_INCREMENT FROM information_schema.TABLES "
-                f"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {_literal(name)})",
-                int(value),
-                (f"ALTER TABLE {quote(name)} AUTO_INCREMENT = {int(value)}",),
-            )
-            for name, value in found
-        ]
-
-    def empty(self, tables: Sequence[str]) -> list[str]:
-        # DELETE, children first: InnoDB refuses TRUNCATE on a table a foreign key references.
-        # https://mariadb.com/kb/en/truncate-table/
-        return [f"DELETE FROM {name}" for name in tables]
-
+from testsupport.cleanup.base import Counter, Restorer, Snapshot, Table
+from testsupport.cleanup.mariadb import MariaDB
+from testsupport.cleanup.postgres import Postgres
+from testsupport.cleanup.sqlite import SQLite
 
 # SQLAlchemy names MariaDB "mysql" for mysql+aiomysql:// URLs, "mariadb" for mariadb+...:// ones.
 DIALECTS: dict[str, Restorer] = {"postgresql": Postgres(), "sqlite": SQLite(), "mysql": MariaDB(), "mariadb": MariaDB()}
