@@ -1,8 +1,11 @@
-"""What the service's own tests add to testsupport (configured in pyproject.toml): the token."""
+"""What the service's own tests add to testsupport (configured in pyproject.toml): the token; and the
+servers standing in for a user's own (TEST_POSTGRES_URL, TEST_MARIADB_URL)."""
 
 from collections.abc import Iterator
 
 import pytest
+
+from testsupport import mariadb, postgres
 
 pytest_plugins = ["pytester"]
 
@@ -40,3 +43,17 @@ def api_token() -> Iterator[str]:
 def client_headers(api_token: str) -> dict[str, str]:
     """`client` sends the token."""
     return {"Authorization": f"Bearer {api_token}"}
+
+
+@pytest.fixture(scope="session")
+def own_server() -> Iterator[postgres.Server]:
+    """A PostgreSQL server these tests start once, standing in for the user's own (TEST_POSTGRES_URL)."""
+    with postgres.embedded_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def own_mariadb() -> Iterator[mariadb.Server]:
+    """A throwaway MariaDB these tests start once, standing in for the user's own (TEST_MARIADB_URL)."""
+    with mariadb.embedded_server() as server:
+        yield server

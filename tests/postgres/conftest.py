@@ -7,14 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from testsupport.postgres import CACHE_ENV, Server, embedded_server
-
-
-@pytest.fixture(scope="session")
-def own_server() -> Iterator[Server]:
-    """A server these tests start once, standing in for the user's own (TEST_POSTGRES_URL)."""
-    with embedded_server() as server:
-        yield server
+from testsupport.postgres import CACHE_ENV
 
 
 @pytest.fixture

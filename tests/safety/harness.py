@@ -17,8 +17,8 @@ from tests.inner import ARGS as INNER_ARGS
 from tests.inner import run_inprocess
 from tests.safety.suites import project_ini
 from tests.service_suite import use_service
-from testsupport.pg.server import in_thread
 from testsupport.postgres import postgres_database
+from testsupport.serverrun.admin import in_thread
 
 SENTINEL_ROWS = [("sentinel-1@example.com", "Kept"), ("sentinel-2@example.com", "Kept too")]
 

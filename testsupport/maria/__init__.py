@@ -9,6 +9,8 @@
 - ``shared``: the run's one server, started (or checked) once for all xdist workers, stopped at the end.
 - ``workerdb``: each session's (xdist worker's) own database.
 
-The run itself (its id, owner, shared folder, lock, helper processes) is PostgreSQL's:
-``testsupport.pg.runstate``, which holds nothing PostgreSQL-specific.
+What every server target does the same way (the supervisor's and the lock holder's loops, the
+run's one server, the user's URL) is ``testsupport.serverrun``'s; the run itself (its id, owner,
+shared folder, lock, helper processes) is ``testsupport.pg.runstate``, which holds nothing
+PostgreSQL-specific.
 """

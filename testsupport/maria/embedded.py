@@ -7,29 +7,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from testsupport.maria import supervisor
 from testsupport.maria.errors import MariaDBFailedToStart, MariaDBUnavailable
 from testsupport.maria.server import Server
-from testsupport.pg.embedded import stop_supervisor
-from testsupport.pg.runstate import keep_child, own_run, owner_pid, run_scratch, run_state_dir
-from testsupport.pg.supervisor import private_folder
+from testsupport.pg.runstate import owner_pid, run_scratch, run_state_dir
+from testsupport.serverrun.account import private_folder
+from testsupport.serverrun.embedded import own_server, start_supervisor, stop_supervisor, wait_ready
 
-__all__ = [
-    "embedded_server",
-    "find_binaries",
-    "start_embedded",
-    "stop_supervisor",
-]  # stop_supervisor: PostgreSQL's, generic
+__all__ = ["BINDIR_ENV", "embedded_server", "find_binaries", "start_embedded", "stop_supervisor"]
 
 START_TIMEOUT = 30.0
 BINDIR_ENV = "TEST_MARIADB_BINDIR"  # one folder holding both, instead of the search below
@@ -63,40 +54,23 @@ def start_embedded() -> dict[str, Any]:
     run_dir = run_scratch("tsmy")
     try:
         # As root, root's folder in the run's own group, in which the server (nobody) runs: it writes its
-        # data and socket here, and no other process of uid nobody reaches them (pg.supervisor).
+        # data and socket here, and no other process of uid nobody reaches them (serverrun.account).
         private_folder(run_dir)
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "testsupport.maria.supervisor",
-                str(owner),
-                server,
-                install,
-                str(run_dir),
-                str(state),
-            ],
-            start_new_session=True,  # Ctrl-C goes to pytest; the supervisor cleans up after it
-            stdin=subprocess.DEVNULL,
-        )
+        args = [str(owner), server, install, str(run_dir), str(state)]
+        process = start_supervisor("testsupport.maria.supervisor", *args)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    keep_child(process)
-    ready = run_dir / supervisor.READY_FILE
-    deadline = started + START_TIMEOUT
-    while not ready.exists():
-        if process.poll() is not None or time.perf_counter() > deadline:
-            process.kill()
-            process.wait()
-            logs = [run_dir / supervisor.LOG_FILE, run_dir / supervisor.SERVER_LOG]
-            log = "\n".join(p.read_text(errors="replace")[-3000:] for p in logs if p.exists()) or "(no log)"
-            shutil.rmtree(run_dir, ignore_errors=True)
-            raise MariaDBFailedToStart(
-                f"the throwaway MariaDB ({server}) did not start; its log:\n{log}\n"
-                "Set TEST_MARIADB_URL to a server of yours instead."
-            )
-        time.sleep(0.005)
+
+    def failed() -> Exception:
+        logs = [run_dir / supervisor.LOG_FILE, run_dir / supervisor.SERVER_LOG]
+        log = "\n".join(p.read_text(errors="replace")[-3000:] for p in logs if p.exists()) or "(no log)"
+        return MariaDBFailedToStart(
+            f"the throwaway MariaDB ({server}) did not start; its log:\n{log}\n"
+            "Set TEST_MARIADB_URL to a server of yours instead."
+        )
+
+    wait_ready(process, run_dir, started + START_TIMEOUT, 0.005, failed)
     admin = URL.create("mysql+aiomysql", username="root", query={"unix_socket": str(run_dir / supervisor.SOCKET)})
     return {
         "admin_url": admin.render_as_string(hide_password=False),
@@ -106,14 +80,8 @@ def start_embedded() -> dict[str, Any]:
     }
 
 
-@contextmanager
-def embedded_server() -> Iterator[Server]:
+def embedded_server() -> AbstractContextManager[Server]:
     """A throwaway server of the caller's own, stopped at the end (the run's is ``shared_server``):
     a stand-in for a user's server in the tests, or for a script, whose process is then a run of
     its own (``runstate.own_run``)."""
-    with own_run():
-        info = start_embedded()
-        try:
-            yield Server(make_url(info["admin_url"]))
-        finally:
-            stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
+    return own_server(start_embedded, Server)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from testsupport.pg.server import in_thread
+from testsupport.serverrun.admin import in_thread
 
 DRIVER = "mysql+aiomysql"
 # utf8mb4 on the connection and in every database the tests create: MySQL's "utf8" is 3 bytes a

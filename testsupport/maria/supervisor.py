@@ -1,35 +1,28 @@
 """A MariaDB server that cannot outlive its test run.
 
-``python -m testsupport.maria.supervisor OWNER_PID MARIADBD INSTALL_DB RUN_DIR STATE_DIR`` runs in its own
-session (so Ctrl-C in the terminal reaches pytest, not it): it creates a data folder in RUN_DIR
-with ``mariadb-install-db``, starts ``mariadbd`` on it as its child (no TCP, a unix socket in
-RUN_DIR), writes ``RUN_DIR/server.json`` once the server accepts connections, and then watches
-OWNER_PID (the pytest process, or the xdist controller). When the owner exits (normally, by Ctrl-C
-or by SIGKILL) or sends SIGTERM, it kills the server and removes RUN_DIR; if the owner died without
-cleaning up, the run's STATE_DIR too. If the supervisor itself is killed (not something a killed
-run does: it is in a session of its own), the kernel kills the server (PR_SET_PDEATHSIG), and its
-RUN_DIR, named after the run, goes with the next run's sweep (``runstate.sweep_dead_runs``).
+``python -m testsupport.maria.supervisor OWNER_PID MARIADBD INSTALL_DB RUN_DIR STATE_DIR`` creates a
+data folder in RUN_DIR with ``mariadb-install-db``, starts ``mariadbd`` on it as its child (no TCP,
+a unix socket in RUN_DIR) and supervises it as every target's server is (``serverrun.supervisor``:
+it writes ``RUN_DIR/server.json`` once the server accepts connections, and kills it and removes
+RUN_DIR when OWNER_PID ends, STATE_DIR too if the owner died without cleaning up). If the
+supervisor itself is killed (not something a killed run does: it is in a session of its own), the
+kernel kills the server (PR_SET_PDEATHSIG), and its RUN_DIR, named after the run, goes with the
+next run's sweep (``runstate.sweep_dead_runs``).
 """
 
 from __future__ import annotations
 
-import ctypes
-import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from testsupport.pg.runstate import pid_alive, write_json
-from testsupport.pg.supervisor import server_user
+from testsupport.serverrun.account import server_user
+from testsupport.serverrun.supervisor import die_with_parent, supervise
 
-READY_FILE = "server.json"
 LOG_FILE = "install.log"  # mariadb-install-db's output
 SERVER_LOG = "mariadbd.err"  # the server's, written by the server's own user
 SOCKET = "mysql.sock"
-POLL_SECONDS = 0.05
-_PR_SET_PDEATHSIG = 1
 _ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "TZ": "UTC"}
 
 # What production servers run with (MariaDB 10.2.4+'s default sql_mode; Debian's utf8mb4), set
@@ -50,11 +43,6 @@ SERVER_OPTIONS = (
     "--skip-name-resolve",
     "--max-connections=200",
 )
-
-
-def _die_with_parent() -> None:
-    # After setuid (CPython applies user= before preexec_fn): a change of credentials clears it.
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def install_db(install: str, data: Path, log: Path) -> None:
@@ -91,20 +79,10 @@ def _ready(log: Path) -> bool:
 
 
 def run(owner_pid: int, mariadbd: str, install: str, run_dir: Path, state_dir: Path) -> int:
-    log = run_dir / LOG_FILE
-    data = run_dir / "data"
-    server: subprocess.Popen[bytes] | None = None
-    stop = False
-
-    def _on_term(_signum: int, _frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _on_term)
-    signal.signal(signal.SIGINT, _on_term)
-    try:
-        install_db(install, data, log)
-        server = subprocess.Popen(
+    def start() -> subprocess.Popen[bytes]:
+        data = run_dir / "data"
+        install_db(install, data, run_dir / LOG_FILE)
+        return subprocess.Popen(
             [
                 mariadbd,
                 "--no-defaults",
@@ -120,26 +98,15 @@ def run(owner_pid: int, mariadbd: str, install: str, run_dir: Path, state_dir: P
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
             env=_ENV,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent(signal.SIGKILL),
             **server_user(),
         )
-        while not _ready(run_dir / SERVER_LOG):
-            if server.poll() is not None or stop or not pid_alive(owner_pid):
-                return 1
-            time.sleep(0.005)
-        write_json(run_dir / READY_FILE, {"pid": server.pid})  # atomic: its presence says "ready"
-        while not stop and pid_alive(owner_pid) and server.poll() is None:
-            time.sleep(POLL_SECONDS)
-        return 0
-    finally:
-        if server is not None and server.poll() is None:
-            server.kill()  # a throwaway server: nothing to flush
-            server.wait()
-        # Keep the log of a server that never became ready: the test run shows it.
-        if (run_dir / READY_FILE).exists() or not pid_alive(owner_pid):
-            shutil.rmtree(run_dir, ignore_errors=True)
-        if not pid_alive(owner_pid):
-            shutil.rmtree(state_dir, ignore_errors=True)
+
+    def stop(server: subprocess.Popen[bytes]) -> None:
+        server.kill()  # a throwaway server: nothing to flush
+        server.wait()
+
+    return supervise(owner_pid, run_dir, state_dir, start, lambda: _ready(run_dir / SERVER_LOG), stop, 0.005)
 
 
 if __name__ == "__main__":

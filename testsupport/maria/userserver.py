@@ -6,21 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from testsupport.maria import holder
 from testsupport.maria.errors import MariaDBFailedToStart, MariaDBMisconfigured
 from testsupport.maria.server import DRIVER, Server, quoted
-from testsupport.pg.holder import owner_record
-from testsupport.pg.runstate import keep_child, owner_pid, run_id, run_state_dir, stop_child
-from testsupport.pg.server import in_thread, shown
+from testsupport.pg.runstate import owner_pid, run_id
+from testsupport.serverrun import userserver
+from testsupport.serverrun.admin import in_thread, shown
+from testsupport.serverrun.holder import lock_name, owner_record
 
 URL_ENV = "TEST_MARIADB_URL"
 FORM = "mysql://user:password@host:3306/"
@@ -28,15 +26,7 @@ FORM = "mysql://user:password@host:3306/"
 
 def parse_url(raw: str) -> Server:
     """The URL as a Server, or an error that never shows the password."""
-    try:
-        url = make_url(raw)
-    except Exception:  # noqa: BLE001 - ArgumentError and ValueError both mean "not a URL"
-        raise MariaDBMisconfigured(
-            f"{URL_ENV} is set but is not a database URL (its value is not shown: it may hold a password); use {FORM}."
-        ) from None
-    if url.get_backend_name() not in ("mysql", "mariadb"):
-        raise MariaDBMisconfigured(f"{URL_ENV}={shown(url)} is not a MariaDB/MySQL URL; use {FORM}.")
-    return Server(url)
+    return Server(userserver.parse_url(raw, URL_ENV, ("mysql", "mariadb"), "MariaDB/MySQL", FORM, MariaDBMisconfigured))
 
 
 def external_server(raw: str) -> Server:
@@ -69,32 +59,9 @@ def owner_comment() -> str:
 
 def start_holder(server: Server) -> int:
     """Start the process that holds this run's lock on the server (see maria.holder); its pid."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "testsupport.maria.holder", str(owner_pid()), run_id(), str(run_state_dir())],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # Ctrl-C goes to pytest; the holder ends with the run
-    )
-    out, err = process.stdout, process.stderr
-    assert process.stdin is not None
-    assert out is not None
-    assert err is not None
-    process.stdin.write(server.admin_url.render_as_string(hide_password=False) + "\n")  # not argv
-    process.stdin.close()
-    if out.readline().strip() != "ready":
-        process.wait()
-        raise MariaDBFailedToStart(
-            f"could not hold this run's lock on {URL_ENV}={shown(server.admin_url)}: {err.read()[-2000:]}"
-        )
-    out.close()
-    err.close()
-    return keep_child(process)
-
-
-def stop_holder(pid: int) -> None:
-    stop_child(pid, 10)
+    url = server.admin_url.render_as_string(hide_password=False)
+    where = f"{URL_ENV}={shown(server.admin_url)}"
+    return userserver.start_holder("testsupport.maria.holder", url, where, MariaDBFailedToStart)
 
 
 def sweep_dead_runs(server: Server) -> dict[str, Any]:
@@ -109,7 +76,7 @@ def sweep_dead_runs(server: Server) -> dict[str, Any]:
         try:
             async with engine.connect() as conn:
                 for run, names in sorted((await holder.owned(conn)).items()):
-                    name = holder.lock_name(run)
+                    name = lock_name(run)
                     if (await conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": name})).scalar() != 1:
                         continue  # held: that run is alive
                     try:

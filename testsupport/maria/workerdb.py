@@ -14,8 +14,8 @@ from testsupport.maria.errors import MariaDBFailedToStart, MariaDBMisconfigured,
 from testsupport.maria.shared import shared_server
 from testsupport.maria.userserver import URL_ENV, owner_comment
 from testsupport.pg.runstate import ignore_errors, run_id, worker
-from testsupport.pg.workerdb import no_database_ends_the_test
 from testsupport.redact import SecretURL
+from testsupport.serverrun.workerdb import no_database_ends_the_test
 
 REQUIRE_ENV = "TESTSUPPORT_REQUIRE_MARIADB"  # CI: a missing MariaDB is an error, not a deselection
 

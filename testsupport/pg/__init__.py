@@ -1,4 +1,7 @@
 """PostgreSQL for the tests, one concern per module; ``testsupport.postgres`` is the public face.
+What every server target does the same way (the supervisor's and the lock holder's loops, the
+run's one server, the user's URL) is ``testsupport.serverrun``'s; these modules say how PostgreSQL
+does its part.
 
 - ``errors``: what can go wrong, and how each is reported.
 - ``runstate``: the run's id, its shared folder and lock (one run = the controller + its xdist workers),

@@ -26,6 +26,7 @@ from typing import Any
 
 from testsupport.pg import supervisor
 from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured
+from testsupport.serverrun.account import private_folder, server_user
 
 CACHE_ENV = "TESTSUPPORT_PG_CACHE"  # where the pristine and kept clusters live (default /var/tmp)
 PRUNE_DAYS = 14
@@ -92,7 +93,7 @@ def kept_distrust(kept: Path) -> str | None:
     """Why the kept cluster (--reuse-db) may not be used, or None: its folder is this user's and
     closed to others; its data the server user's (PostgreSQL runs on it in place)."""
     me = {os.geteuid()}
-    server = me | {supervisor.server_user().get("user", os.geteuid())}
+    server = me | {server_user().get("user", os.geteuid())}
     data = kept / "data"
     reason = distrust(kept, me) or next(
         filter(None, (distrust(path, server) for path in [data, *(data / name for name in CONFIG_FILES)])), None
@@ -177,7 +178,7 @@ def prune(base: Path, keep: Path | None = None, days: float = PRUNE_DAYS, entrie
 
 def chown_tree(path: Path, user: dict[str, Any] | None = None) -> None:
     """``path`` and all in it to the server's user (as root), or to ``user``."""
-    user = supervisor.server_user() if user is None else user
+    user = server_user() if user is None else user
     if not user:
         return
     for folder, dirs, files in os.walk(path):
@@ -201,7 +202,7 @@ def pristine_cluster(bindir: Path, cache: Path) -> Path:
         if not (pristine / "PG_VERSION").exists():
             work = Path(tempfile.mkdtemp(dir=cache))
             try:
-                supervisor.private_folder(work)  # initdb (as root: nobody) writes in it
+                private_folder(work)  # initdb (as root: nobody) writes in it
                 supervisor.initdb(bindir, work / "data", work / "initdb.log")
                 own_tree(work / "data")  # as root: nobody's processes cannot edit what every run copies
                 (work / "data").rename(pristine)

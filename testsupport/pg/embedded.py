@@ -12,31 +12,24 @@ import importlib.util
 import os
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from testsupport.pg import supervisor
 from testsupport.pg.clustercache import KEPT, copy_cluster, kept_distrust, pristine_cluster, use_entry
 from testsupport.pg.errors import PostgresFailedToStart, PostgresUnavailable
-from testsupport.pg.runstate import (
-    keep_child,
-    own_run,
-    owner_pid,
-    pid_alive,
-    run_scratch,
-    run_state_dir,
-    stop_child,
-)
+from testsupport.pg.runstate import owner_pid, run_scratch, run_state_dir
 from testsupport.pg.server import Server
 from testsupport.pg.userserver import URL_ENV
+from testsupport.serverrun.account import private_folder
+from testsupport.serverrun.embedded import own_server, start_supervisor, stop_supervisor, wait_ready
+
+__all__ = ["BINDIR_ENV", "embedded_server", "find_bindir", "start_embedded", "stop_supervisor"]
 
 BINDIR_ENV = "TEST_PG_BINDIR"
 START_TIMEOUT = 30.0
@@ -115,7 +108,7 @@ def _kept_cluster(cache: Path, notes: list[str]) -> Path:
         notes.append(f"rebuilt the kept cluster {kept / 'data'}: {reason}")
     shutil.rmtree(cache / "data", ignore_errors=True)  # where versions before the `kept` folder kept it
     kept.mkdir(mode=0o700, exist_ok=True)
-    supervisor.private_folder(kept, server_writes=False)  # this run's server group, as root
+    private_folder(kept, server_writes=False)  # this run's server group, as root
     return kept / "data"
 
 
@@ -142,7 +135,7 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
         # Short path: a unix socket path is limited to 107 bytes. The socket and the throwaway
         # cluster are in it: as root, closed to every other process of the server's uid (nobody).
         run_dir = run_scratch("tspg")
-        supervisor.private_folder(run_dir)
+        private_folder(run_dir)
         data = run_dir / "data"
         if lock_fd is not None:
             data = _kept_cluster(cache, notes)
@@ -150,13 +143,9 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
             copy_cluster(pristine, data)
         keep = "1" if lock_fd is not None else "0"
         args = [str(owner), str(bindir), str(run_dir), str(state), str(data), keep]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "testsupport.pg.supervisor", *args],
-            start_new_session=True,  # Ctrl-C goes to pytest; the supervisor cleans up after it
-            stdin=subprocess.DEVNULL,
-            # The supervisor holds the cache entry's use lock, and the reuse lock if it has it.
-            pass_fds=(use_fd,) if lock_fd is None else (use_fd, lock_fd),
-        )
+        # The supervisor holds the cache entry's use lock, and the reuse lock if it has it.
+        fds = (use_fd,) if lock_fd is None else (use_fd, lock_fd)
+        process = start_supervisor("testsupport.pg.supervisor", *args, pass_fds=fds)
     except BaseException:
         if run_dir is not None:  # its copy of the cluster is ~40 MB, often on tmpfs
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -165,20 +154,16 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
         os.close(use_fd)
         if lock_fd is not None:
             os.close(lock_fd)
-    keep_child(process)
-    ready = run_dir / supervisor.READY_FILE
-    deadline = started + START_TIMEOUT
-    while not ready.exists():
-        if process.poll() is not None or time.perf_counter() > deadline:
-            process.kill()
-            log_path = run_dir / supervisor.LOG_FILE
-            log = log_path.read_text(errors="replace") if log_path.exists() else "(no log)"
-            shutil.rmtree(run_dir, ignore_errors=True)
-            raise PostgresFailedToStart(
-                f"the embedded PostgreSQL from {bindir} did not start; its log:\n{log}\n"
-                f"Set {URL_ENV} to a server of yours, or {BINDIR_ENV} to other binaries."
-            )
-        time.sleep(0.002)
+    log_path = run_dir / supervisor.LOG_FILE
+
+    def failed() -> Exception:
+        log = log_path.read_text(errors="replace") if log_path.exists() else "(no log)"
+        return PostgresFailedToStart(
+            f"the embedded PostgreSQL from {bindir} did not start; its log:\n{log}\n"
+            f"Set {URL_ENV} to a server of yours, or {BINDIR_ENV} to other binaries."
+        )
+
+    wait_ready(process, run_dir, started + START_TIMEOUT, 0.002, failed)
     # The server's socket is in run_dir (unix_socket_directories).
     admin = URL.create("postgresql+asyncpg", username="postgres", database="postgres", query={"host": str(run_dir)})
     return {
@@ -191,22 +176,8 @@ def start_embedded(reuse: bool = False) -> dict[str, Any]:
     }
 
 
-def stop_supervisor(pid: int, run_dir: Path, timeout: float = 10.0) -> None:
-    if stop_child(pid, timeout) or not pid_alive(pid):
-        return
-    deadline = time.monotonic() + timeout  # started by an xdist worker: wait for its clean-up
-    while run_dir.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-@contextmanager
-def embedded_server() -> Iterator[Server]:
+def embedded_server() -> AbstractContextManager[Server]:
     """A throwaway server of the caller's own, stopped at the end (the run's is `shared_server`).
     Outside a pytest run (a script, `python -m testsupport.pitfalls show`) the caller's process is
     a run of its own (``runstate.own_run``)."""
-    with own_run():
-        info = start_embedded()
-        try:
-            yield Server(make_url(info["admin_url"]))
-        finally:
-            stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
+    return own_server(start_embedded, Server)

@@ -115,7 +115,7 @@ def sweep_dead_runs() -> list[Path]:
                 continue
             shutil.rmtree(state, ignore_errors=True)
             removed.append(state)
-    from testsupport.pg.supervisor import server_user  # here: it imports this module
+    from testsupport.serverrun.account import server_user  # here: it imports this module
 
     mine = {os.geteuid(), server_user().get("user", os.geteuid())}  # as root, the server's are nobody's
     for folder in {tmp, Path(scratch_root())}:

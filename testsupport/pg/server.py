@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
+
+from testsupport.serverrun.admin import in_thread
 
 if TYPE_CHECKING:  # imported where it connects: a run that never reaches PostgreSQL never loads it
     import asyncpg
@@ -16,19 +17,8 @@ if TYPE_CHECKING:  # imported where it connects: a run that never reaches Postgr
 T = TypeVar("T")
 
 
-def in_thread(fn: Callable[[], T]) -> T:
-    # Admin work runs on its own loop in a worker thread, so it never touches the test loop
-    # (or needs one: the fixtures that call this are synchronous).
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn).result()
-
-
 def asyncpg_dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def shown(url: URL | str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 @dataclass(frozen=True)

@@ -1,57 +1,31 @@
-"""The run's one server: the user's or the embedded one, started (or checked) once for all xdist
-workers, reported and stopped by the controlling process at the end."""
+"""The run's one PostgreSQL server: the user's or the embedded one, started (or checked) once for all
+xdist workers (``serverrun.shared``), reported and stopped by the controlling process at the end."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
-from testsupport.pg.embedded import start_embedded, stop_supervisor
-from testsupport.pg.runstate import (
-    end_run,
-    ignore_errors,
-    info_path,
-    read_json,
-    release_children,
-    reuse,
-    run_lock,
-    write_json,
-)
+from testsupport.pg.embedded import start_embedded
+from testsupport.pg.runstate import end_run, ignore_errors, info_path, read_json, release_children, reuse
 from testsupport.pg.server import Server
-from testsupport.pg.userserver import (
-    URL_ENV,
-    external_server,
-    start_holder,
-    stop_holder,
-    sweep_dead_runs,
-    user_server,
+from testsupport.pg.userserver import URL_ENV, external_server, start_holder, sweep_dead_runs, user_server
+from testsupport.serverrun.shared import Target, stop_servers, swept
+
+POSTGRES = Target(
+    info_path=info_path,  # the template's name is kept there too (pg.template)
+    url_env=URL_ENV,
+    external_server=external_server,
+    user_server=user_server,
+    start_holder=start_holder,
+    sweep_dead_runs=sweep_dead_runs,
+    start_embedded=lambda: start_embedded(reuse()),
+    connect=Server,
 )
 
 
 def shared_server() -> tuple[Server, dict[str, Any]]:
-    """The run's server, started (or checked) once for all xdist workers. On the user's server,
-    this run's lock is taken before it creates anything, and what dead runs left is dropped."""
-    with run_lock() as state:
-        info = read_json(info_path(state))
-        if not info:
-            raw = os.environ.get(URL_ENV)
-            if raw:
-                server = external_server(raw)
-                holder_pid = start_holder(server)
-                swept = sweep_dead_runs(server)
-                # No URL here: it may hold a password. Every process reads it from the environment.
-                info = {"external": True, "holder_pid": holder_pid, "swept": swept}
-            else:
-                info = start_embedded(reuse())
-            write_json(info_path(state), info)
-    return _server(info), info
-
-
-def _server(info: dict[str, Any]) -> Server:
-    return user_server() if info.get("external") else Server(make_url(info["admin_url"]))
+    """The run's server, started (or checked) once for all xdist workers."""
+    return POSTGRES.shared_server()
 
 
 def finish_run() -> None:
@@ -59,11 +33,8 @@ def finish_run() -> None:
     template, remove the run's folder."""
     info = read_json(info_path())
     if info.get("template") and not reuse():
-        ignore_errors(lambda: _server(info).drop_database(info["template"]))
-    if info.get("holder_pid"):
-        stop_holder(int(info["holder_pid"]))
-    if info.get("supervisor_pid"):
-        stop_supervisor(int(info["supervisor_pid"]), Path(info["run_dir"]))
+        ignore_errors(lambda: POSTGRES.server(info).drop_database(info["template"]))
+    stop_servers(info)
     end_run()
 
 
@@ -79,10 +50,7 @@ def run_report() -> str:
     if not info:
         return ""
     if info.get("external"):
-        source = f"PostgreSQL from {URL_ENV}"
-        swept = info.get("swept") or {}
-        if swept.get("dropped"):
-            source += f" (dropped {len(swept['dropped'])} databases left by {swept['runs']} killed runs)"
+        source = f"PostgreSQL from {URL_ENV}{swept(info)}"
     else:
         kept = ", kept cluster" if info.get("kept_cluster") else ""
         source = f"embedded PostgreSQL started in {info['start_seconds'] * 1000:.0f} ms{kept}"

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from testsupport.pg.holder import comment_sql, runs_databases
 from testsupport.pg.runstate import info_path, read_json, reuse, run_id, run_lock, write_json
-from testsupport.pg.server import Server, in_thread
+from testsupport.pg.server import Server
 from testsupport.pg.userserver import owner_comment
+from testsupport.serverrun.admin import in_thread
 
 if TYPE_CHECKING:  # imported where it connects
     import asyncpg

@@ -4,36 +4,26 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from testsupport.pg import holder
 from testsupport.pg.errors import PostgresFailedToStart, PostgresMisconfigured
-from testsupport.pg.runstate import keep_child, owner_pid, run_id, run_state_dir, stop_child
-from testsupport.pg.server import Server, asyncpg_dsn, shown
+from testsupport.pg.runstate import owner_pid, run_id
+from testsupport.pg.server import Server, asyncpg_dsn
+from testsupport.serverrun import userserver
+from testsupport.serverrun.admin import shown
+from testsupport.serverrun.holder import lock_key, owner_record
 
 URL_ENV = "TEST_POSTGRES_URL"
 
 
 def parse_url(raw: str) -> Server:
-    """The URL as a Server, or an error that never shows the password (not even a URL that does
-    not parse: it may still hold one)."""
-    try:
-        url = make_url(raw)
-    except Exception:  # noqa: BLE001 - ArgumentError and ValueError both mean "not a URL"
-        raise PostgresMisconfigured(
-            f"{URL_ENV} is set but is not a database URL (its value is not shown: it may hold a password); "
-            "use postgresql://user:password@host:port/db."
-        ) from None
-    if url.get_backend_name() != "postgresql":
-        raise PostgresMisconfigured(
-            f"{URL_ENV}={shown(url)} is not a PostgreSQL URL; use postgresql://user:password@host:port/db."
-        )
-    return Server(url)
+    """The URL as a Server, or an error that never shows the password."""
+    form = "postgresql://user:password@host:port/db"
+    return Server(userserver.parse_url(raw, URL_ENV, ("postgresql",), "PostgreSQL", form, PostgresMisconfigured))
 
 
 # A server answers the startup message in milliseconds; a port where nothing answers (a firewall
@@ -103,37 +93,13 @@ def user_server() -> Server:
 
 def start_holder(server: Server) -> int:
     """Start the process that holds this run's lock on the server (see pg.holder); its pid."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "testsupport.pg.holder", str(owner_pid()), run_id(), str(run_state_dir())],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # Ctrl-C goes to pytest; the holder ends with the run
-    )
-    stdin, stdout, stderr = process.stdin, process.stdout, process.stderr
-    assert stdin is not None
-    assert stdout is not None
-    assert stderr is not None
-    stdin.write(asyncpg_dsn(server.admin_url) + "\n")  # not argv: others can read that
-    stdin.close()
-    if stdout.readline().strip() != "ready":
-        process.wait()
-        raise PostgresFailedToStart(
-            f"could not hold this run's lock on {URL_ENV}={shown(server.admin_url)}: {stderr.read()[-2000:]}"
-        )
-    stdout.close()
-    stderr.close()
-    return keep_child(process)
-
-
-def stop_holder(pid: int) -> None:
-    stop_child(pid, 10)
+    where = f"{URL_ENV}={shown(server.admin_url)}"
+    return userserver.start_holder("testsupport.pg.holder", asyncpg_dsn(server.admin_url), where, PostgresFailedToStart)
 
 
 def owner_comment(server: Server, database: str) -> str:
     """The statement that records this run as ``database``'s owner."""
-    record = holder.owner_record(run_id(), owner_pid(), server.admin_url.database or "")
+    record = owner_record(run_id(), owner_pid(), server.admin_url.database or "")
     return holder.comment_sql(database, record)
 
 
@@ -146,7 +112,7 @@ def sweep_dead_runs(server: Server) -> dict[str, Any]:
     # seen here belongs to a run whose lock, if it lives, is in the list read after.
     runs = holder.runs_databases(server.databases())
     held = {row[0] for row in server.execute(holder.HELD_LOCKS)[0]} if runs else set()
-    dead = {run: names for run, names in runs.items() if holder.lock_key(run) not in held}
+    dead = {run: names for run, names in runs.items() if lock_key(run) not in held}
 
     async def drop(conn: asyncpg.Connection) -> list[str]:
         dropped = []

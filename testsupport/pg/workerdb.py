@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,6 +13,7 @@ from testsupport.pg.shared import shared_server
 from testsupport.pg.template import Migrate, migrated_template
 from testsupport.pg.userserver import owner_comment
 from testsupport.redact import SecretURL
+from testsupport.serverrun.workerdb import no_database_ends_the_test
 
 REQUIRE_ENV = "TESTSUPPORT_REQUIRE_POSTGRES"  # CI: a missing PostgreSQL fails instead of skipping
 
@@ -42,36 +42,3 @@ def postgres_database(
         yield SecretURL(url)  # its repr, which pytest prints, hides the password
     finally:
         ignore_errors(lambda: server.drop_database(name))
-
-
-@contextmanager
-def no_database_ends_the_test(
-    target: str,
-    require_env: str,
-    session: pytest.Session | None,
-    unavailable: type[Exception],
-    failed: type[Exception],
-    misconfigured: type[Exception],
-    unavailable_prefix: str = "",
-) -> Iterator[None]:
-    """How a request for a server's database ends when there is none, for every server target
-    (PostgreSQL here, MariaDB in maria.workerdb): no server skips naming the fix (fails where
-    ``require_env`` is set), a server that failed to start fails, a wrong configuration stops the run."""
-    __tracebackhide__ = True
-    try:
-        yield
-    except unavailable as exc:
-        if os.environ.get(require_env):
-            pytest.fail(f"{require_env} is set and {unavailable_prefix}{exc}", pytrace=False)
-        pytest.skip(f"{target} tests skipped: {exc}")
-    except failed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    except misconfigured as exc:
-        if worker() == "main":
-            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
-        # pytest.exit in an xdist worker is a crash to the controller (an INTERNALERROR that loses
-        # the message). A worker stops instead: this test errors with the message, and xdist ends
-        # the run with it ("Interrupted: ..."), as for -x (xdist's dsession.worker_workerfinished).
-        if session is not None:
-            session.shouldstop = str(exc)
-        pytest.fail(str(exc), pytrace=False)
