@@ -4,7 +4,7 @@ PostgreSQL-only schema, TrustedHostMiddleware, a suite pytest-asyncio left behin
 
 from __future__ import annotations
 
-from tests.adoption.apps import MODULE_GLOBAL_APP
+from tests.adoption.apps import MODULE_GLOBAL_APP, MODULE_GLOBAL_TESTS
 
 # The module-global app whose lifespan uses the module-global sessionmaker: a start-up check and a
 # seed, as in the larger template of issue 19. Its seed is not idempotent: a second run of the
@@ -34,7 +34,7 @@ app = FastAPI(lifespan=lifespan)""",
 LIFESPAN_APP = {
     **MODULE_GLOBAL_APP,
     "app/main.py": LIFESPAN_MAIN,
-    "test_users.py": """
+    MODULE_GLOBAL_TESTS: """
 import pytest
 from sqlalchemy import select
 

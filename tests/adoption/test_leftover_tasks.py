@@ -12,7 +12,7 @@ from tests.adoption.apps import FACTORY_APP, readme_block, write
 from tests.inner import popen
 
 # The factory app with a background worker that its lifespan starts and never ends.
-START = "        app.state.sessionmaker = sessionmaker or make_sessionmaker(app_engine)\n"
+START = "    async def lifespan(app: FastAPI) -> AsyncIterator[None]:\n"
 WORKERS = {
     # An outbox-style worker on an aiosqlite engine of its own, busy when the session ends.
     "aiosqlite-worker": """

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adoption.apps import FACTORY_APP, readme_block, write
+from tests.adoption.apps import FACTORY_APP, FACTORY_TESTS, readme_block, write
 from tests.adoption.test_adoption import run, service_poison_on_path
 
 # FACTORY_APP's models, and what revisions 0002 and 0003 below add.
@@ -64,7 +64,7 @@ def project(pytester: pytest.Pytester, **changes: str) -> None:
     """The factory app with three linear revisions, the models at head, the README's data-migration
     test; ``changes`` replaces files (a name: its text)."""
     files = {**FACTORY_APP, "notes_app/models.py": MODELS}
-    del files["test_items.py"]
+    del files[FACTORY_TESTS]
     down = "0001"
     for revision, body in REVISIONS.items():
         files[f"migrations/versions/{revision}.py"] = REVISION.format(revision=revision, down=down, body=body)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adoption.apps import FACTORY_APP, MODULE_GLOBAL_APP, readme_block, write
+from tests.adoption.apps import FACTORY_APP, MODULE_GLOBAL_APP, MODULE_GLOBAL_TESTS, readme_block, write
 from tests.adoption.shapes import (
     ASYNC_AUTOUSE_CONFTEST,
     ASYNCIO_MARKED_TESTS,
@@ -92,7 +92,7 @@ def test_a_lifespan_that_uses_the_database_cannot_start_for_bare_client(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bare = "async def test_ping(bare_client):\n    assert (await bare_client.get('/ping')).status_code == 200\n"
-    write(pytester, {**LIFESPAN_APP, "test_users.py": bare}, readme_block("module-global"))
+    write(pytester, {**LIFESPAN_APP, MODULE_GLOBAL_TESTS: bare}, readme_block("module-global"))
     result = run(pytester, monkeypatch, "--anyio-backends=asyncio")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adoption.apps import FACTORY_APP, readme_block, write
+from tests.adoption.apps import FACTORY_APP, FACTORY_TESTS, readme_block, write
 
 # A route that runs three statements, for the query assertions.
 STATS_ROUTE = """
@@ -29,7 +29,7 @@ SEEDED_APP = {
     "notes_app/main.py": MAIN,
     "migrations/versions/0002_plans.py": readme_block("seed-migration"),
 }
-SEEDED_APP.pop("test_items.py")
+SEEDED_APP.pop(FACTORY_TESTS)
 
 
 def seeded_app(pytester: pytest.Pytester, tests: dict[str, str]) -> None:

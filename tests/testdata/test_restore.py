@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from tests.adoption.apps import readme_block, write
+from tests.adoption.apps import MODULE_GLOBAL_TESTS, readme_block, write
 from tests.adoption.shapes import LIFESPAN_APP
 from tests.inner import run_inprocess
 from tests.testdata.apps import seeded_app
@@ -92,7 +92,7 @@ async def test_a_real_commit_after_the_lifespan_seed(client, n):
 def test_the_lifespans_seed_and_its_sequence_survive_real_commit_tests(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write(pytester, {**LIFESPAN_APP, "test_users.py": AFTER_THE_LIFESPAN_SEED}, readme_block("module-global"))
+    write(pytester, {**LIFESPAN_APP, MODULE_GLOBAL_TESTS: AFTER_THE_LIFESPAN_SEED}, readme_block("module-global"))
     pytester.syspathinsert()
     result = run_inprocess(pytester, monkeypatch)
     result.assert_outcomes(passed=6, deselected=6)  # two per target; trio deselected
