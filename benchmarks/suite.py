@@ -1,4 +1,4 @@
-"""Wall time of the README's two test commands, as a new user runs them.
+"""Wall time of README.md's two test commands, as a new user runs them.
 
     uv run python benchmarks/suite.py [--runs 2] [--commit HEAD]
 

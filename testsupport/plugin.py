@@ -102,8 +102,8 @@ def refuse_competing_plugins(config: pytest.Config) -> None:
             "pytest-asyncio is active: it would run the async tests on loops of its own, not anyio's "
             "session loop (RuntimeError: Runner.run() cannot be called from a running event loop). Fix: "
             'addopts = ["-p", "no:asyncio"] in [tool.pytest.ini_options] (or uninstall it), and remove the '
-            'asyncio_* keys; @pytest.mark.asyncio marks may stay (the summary counts them). README: "Coming from '
-            'pytest-asyncio".'
+            "asyncio_* keys; @pytest.mark.asyncio marks may stay (the summary counts them). Documentation: "
+            'docs/adoption.md, "Coming from pytest-asyncio".'
         )
 
 

@@ -1,11 +1,11 @@
-"""Two outside apps, as files for pytester (read from examples/), and the README's configuration
-for each.
+"""Two outside apps, as files for pytester (read from examples/), and the documented configuration
+for each (docs/adoption.md).
 
 ``factory``: a small app with its own models, built by a factory whose lifespan makes its own
 sessionmaker unless given one, with Alembic migrations (env.py shares the connection it is handed).
 ``module_global``: an app object whose engine and sessionmaker are module globals built from
 settings at import time, as in the FastAPI full-stack template; its schema from the models.
-Neither has a conftest.py: the README's ini keys are all the glue. Each is an example a user can
+Neither has a conftest.py: the documented ini keys are all the glue. Each is an example a user can
 copy (examples/NAME/README.md); tests/adoption/test_examples.py runs each as it stands.
 """
 
@@ -16,14 +16,24 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+
+
+def marked_blocks(name: str, text: str) -> list[str]:
+    """Every fenced block after ``<!-- adoption: NAME -->`` in ``text``, verbatim."""
+    return re.findall(rf"<!-- adoption: {re.escape(name)} -->\s*```\w*\n(.*?)```", text, re.DOTALL)
 
 
 def readme_block(name: str) -> str:
-    """The fenced block after ``<!-- adoption: NAME -->`` in README.md, verbatim."""
-    match = re.search(rf"<!-- adoption: {re.escape(name)} -->\s*```\w*\n(.*?)```", README.read_text(), re.DOTALL)
-    assert match, f"README.md has no block marked <!-- adoption: {name} -->"
-    return match.group(1)
+    """The fenced block after ``<!-- adoption: NAME -->`` in the documentation (docs/*.md: the
+    adoption blocks on adoption.md, the recipes on their topic's page), verbatim. Exactly one page
+    holds it (README.md repeats the factory block: tests/adoption/test_docs.py)."""
+    pages = sorted(DOCS.glob("*.md"))
+    found = [(page.name, block) for page in pages for block in marked_blocks(name, page.read_text())]
+    assert len(found) == 1, f"docs/*.md must hold one block marked <!-- adoption: {name} -->, found it in {found}"
+    return found[0][1]
 
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -1,5 +1,5 @@
-"""testsupport adopted by apps that are not this repository's, configured only by the README's
-adoption blocks (read from README.md), with `service` unimportable in every inner run.
+"""testsupport adopted by apps that are not this repository's, configured only by the documented
+adoption blocks (read from docs/adoption.md), with `service` unimportable in every inner run.
 
 The inner runs are in this process (a new interpreter costs about a second a run), with
 `service` blocked in sys.modules. That catches imports at run time only (testsupport is already
@@ -327,7 +327,7 @@ def test_env_py_that_migrates_a_database_of_its_own_names_it_and_the_recipe(
 
 
 def test_readme_blocks_are_what_the_service_uses_too() -> None:
-    # The service is configured like any adopter: the README's factory block's keys, in its shape.
+    # The service is configured like any adopter: the documented factory block's keys, in its shape.
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert 'testsupport_app = "service.main:create_app"' in pyproject
     assert 'testsupport_sessionmaker = "service.db:make_sessionmaker"' in pyproject

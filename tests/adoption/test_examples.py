@@ -1,7 +1,7 @@
 """The worked examples (examples/NAME) run as a user runs them: each folder copied as it stands into
 an empty one, its own pyproject.toml and tests, nothing added, on every database target this run
 has (MariaDB where there is one), under `-n 2` once. The other adoption tests build their apps
-from the same files (tests/adoption/apps.py), with the README's blocks for ini.
+from the same files (tests/adoption/apps.py), with the documented blocks for ini (docs/adoption.md).
 
 The inner runs are test_adoption.py's (plugins autoloaded, `service` unimportable in them)."""
 

@@ -1,5 +1,5 @@
 """testsupport's migration checks and `migration_runner`, adopted by an outside app configured
-only by the README's blocks (factory + migration-checks), its env.py the README's async one, on
+only by the documented blocks (factory + migration-checks), its env.py the documented async one, on
 SQLite and PostgreSQL, with pytest-asyncio kept out (`-p no:asyncio`): every migration runs on
 anyio's session loop."""
 
@@ -61,7 +61,7 @@ def downgrade():
 
 
 def project(pytester: pytest.Pytester, **changes: str) -> None:
-    """The factory app with three linear revisions, the models at head, the README's data-migration
+    """The factory app with three linear revisions, the models at head, the documented data-migration
     test; ``changes`` replaces files (a name: its text)."""
     files = {**FACTORY_APP, "notes_app/models.py": MODELS}
     del files[FACTORY_TESTS]

@@ -1,5 +1,5 @@
 """testsupport adopted by projects in the shapes of issue 19 (tests/adoption/shapes.py), each
-configured by the README's adoption blocks and the ini keys it documents, on every target it runs
+configured by the documented adoption blocks and the ini keys it documents, on every target it runs
 on. The inner runs are test_adoption.py's (`service` unimportable in them)."""
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from testsupport.pitfalls.run import (
 )
 from testsupport.postgres import PostgresUnavailable
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 NAMES = list(PITFALLS)
 
 
@@ -96,7 +96,7 @@ def _run_selected(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     for item in request.session.items:
         if item.path != Path(__file__):
             continue
-        if item.name.startswith("test_readme_error_index"):  # it checks every pitfall
+        if item.name.startswith("test_error_index"):  # it checks every pitfall
             selected = set(PITFALLS)
             break
         callspec = getattr(item, "callspec", None)
@@ -167,9 +167,9 @@ def test_show_prints_the_error_and_a_passing_fix(runs: Runs, name: str) -> None:
     assert re.fullmatch(r"\d+ passed", fix_run.strip().splitlines()[-1]), shown
 
 
-def readme_table(heading: str) -> list[list[str]]:
-    """The rows of the first table after ``heading`` in the README, as lists of cells."""
-    lines = README.read_text().splitlines()
+def docs_table(page: str, heading: str) -> list[list[str]]:
+    """The rows of the first table after ``heading`` in docs/``page``, as lists of cells."""
+    lines = (DOCS / page).read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(heading))
     table: list[list[str]] = []
     for line in lines[start:]:
@@ -181,9 +181,9 @@ def readme_table(heading: str) -> list[list[str]]:
     return table[1:]  # the header row is not data
 
 
-def test_readme_error_index_is_what_the_pitfalls_print(runs: Runs) -> None:
-    """Every message in the README's error index is printed by each pitfall the row names."""
-    rows = readme_table("| the error says |")
+def test_error_index_is_what_the_pitfalls_print(runs: Runs) -> None:
+    """Every message in the error index (docs/errors.md) is printed by each pitfall the row names."""
+    rows = docs_table("errors.md", "| the error says |")
     assert rows
     checked = 0
     for message_cell, names_cell, *_ in rows:
@@ -204,8 +204,8 @@ def test_readme_error_index_is_what_the_pitfalls_print(runs: Runs) -> None:
     assert checked >= len(rows)
 
 
-def test_readme_table_gives_each_pitfall_and_its_show_command() -> None:
-    rows = readme_table("| NAME | wrong setup |")
+def test_pitfall_table_gives_each_pitfall_and_its_show_command() -> None:
+    rows = docs_table("pitfalls.md", "| NAME | wrong setup |")
     names = [re.findall(r"`([^`]+)`", row[0])[0] for row in rows]
     assert names == list(PITFALLS)
     for name, row in zip(names, rows, strict=True):

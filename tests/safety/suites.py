@@ -1,5 +1,5 @@
-"""Inner suites for the safety net (testsupport/net/), each configured by ini keys as the README's
-adoption section says: an app module (``ownapp.py``) named by ``testsupport_app``, or the service
+"""Inner suites for the safety net (testsupport/net/), each configured by ini keys as docs/adoption.md
+says: an app module (``ownapp.py``) named by ``testsupport_app``, or the service
 itself (tests/service_suite.py). APP_DATABASE_URL is the database the app's settings name (a
 throwaway "sentinel" database holding rows the run must not touch). The pitfall
 "app-own-engine-from-settings" is in testsupport's pitfall registry; tests/safety runs its suites

@@ -1,6 +1,6 @@
 """The outside app of tests/testdata: tests/adoption's factory app (Alembic, a factory, its own
-models), plus the README's migration that seeds three plans and a route that runs three
-statements. Configured by the README's "factory" block only."""
+models), plus the documented migration that seeds three plans and a route that runs three
+statements. Configured by the documented "factory" block only."""
 
 from __future__ import annotations
 

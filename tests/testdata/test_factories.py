@@ -1,4 +1,4 @@
-"""The README's polyfactory recipe in an outside app: the factory writes through the test's
+"""The polyfactory recipe (docs/factories.md) in an outside app: the factory writes through the test's
 db_session on every target and leaves no rows (in savepoint and in real-commit mode); used
 outside a test, or in a test without the database, it raises the safety net's error and writes
 nothing."""

@@ -1,4 +1,4 @@
-"""Query assertions and the lazy-load switch (testsupport/queries.py): the README's example in an
+"""Query assertions and the lazy-load switch (testsupport/queries.py): the documented example (docs/queries.md) in an
 outside app, a handler running three statements caught with them listed, parameters shown but a
 secret's, and lazy loads refused, on every target."""
 
@@ -32,7 +32,7 @@ def test_a_handler_over_the_limit_fails_with_its_statements(
 ) -> None:
     seeded_app(pytester, {"test_queries.py": readme_block("query-tests"), "test_stats.py": STATS})
     result = run_inprocess(pytester, monkeypatch)
-    result.assert_outcomes(passed=6, failed=3, deselected=9)  # the README's two pass, on every target
+    result.assert_outcomes(passed=6, failed=3, deselected=9)  # the documented two pass, on every target
     for database, placeholder in (("sqlite", "?"), ("postgres", "$1::VARCHAR"), ("mariadb", "%s")):
         result.stdout.fnmatch_lines(
             [

@@ -1,5 +1,5 @@
 """After a real-commit test the database is the migrated template again: an outside app whose
-migration seeds three plans (the README's example), its real-commit tests inserting, updating and
+migration seeds three plans (docs/transactions.md's example), its real-commit tests inserting, updating and
 deleting among them, its savepoint tests finding exactly the three, on every target, under
 ``-n 2`` and in orders that put each real-commit test right before a savepoint test, every
 real-commit test before every savepoint test, each real-commit test right after each other, and

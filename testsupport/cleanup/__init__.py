@@ -12,7 +12,7 @@ tables, and every table whose foreign keys point into them, are emptied and refi
 snapshot, then the changed sequences are set back (last: MariaDB's ``ALTER TABLE ... AUTO_INCREMENT``
 commits the transaction implicitly). No connection is closed, so the engine, its
 pool and the app on it stay valid. Chosen by measurement against truncating every table,
-re-cloning the database and copying the SQLite file: ``benchmarks/restore.py`` (the README's
+re-cloning the database and copying the SQLite file: ``benchmarks/restore.py`` (docs/transactions.md,
 "Rows your migrations seed survive real-commit tests").
 
 Per dialect (``DIALECTS``, a module each: ``postgres``, ``sqlite``, ``mariadb``; what they share

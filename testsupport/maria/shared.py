@@ -47,7 +47,7 @@ def run_report() -> str:
     if not info:
         return ""
     # Nothing is kept for MariaDB: the server starts in about a second and has no template
-    # databases to keep (each worker's database is migrated: README, "MariaDB and MySQL").
+    # databases to keep (each worker's database is migrated: docs/servers.md, "MariaDB and MySQL").
     kept = "; --reuse-db keeps nothing of MariaDB's" if reuse() else ""
     if not info.get("external"):
         return f"throwaway MariaDB started in {info['start_seconds'] * 1000:.0f} ms{kept}"

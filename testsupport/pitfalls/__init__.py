@@ -6,8 +6,8 @@ suites (tests/pitfalls). The suites are in ``suites/``, one folder per pitfall w
 ``fixed/``; ``suites/myapp.py`` is the small app they test, standing for a user's project.
 
 Adding one: a folder ``suites/NAME/`` with ``wrong/test_NAME.py`` and ``fixed/test_NAME.py`` (the
-database in ``DATABASE_URL``), an entry below, a row in the README's pitfall table, and a row in
-its error index for each message it prints (tests/pitfalls checks all three). A suite on testsupport
+database in ``DATABASE_URL``), an entry below, a row in docs/pitfalls.md's table, and a row in
+the error index (docs/errors.md) for each message it prints (tests/pitfalls checks all three). A suite on testsupport
 itself (``testsupport=True``) has its ``pytest.ini`` in ``suites/NAME/``, and runs in a session of
 its own; ``DATABASE_URL`` is then only for an app that reads it (``settings_database``).
 """

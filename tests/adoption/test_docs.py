@@ -1,0 +1,21 @@
+"""README.md is the front page: the factory block it shows is the documented one (docs/adoption.md,
+which tests/adoption runs), and its links into docs/ point at pages that exist. Links inside docs/
+are checked by the documentation build itself (nitpicky: a missing page or anchor fails it)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.adoption.apps import DOCS, README, ROOT, marked_blocks, readme_block
+
+
+def test_readme_shows_the_documented_factory_block() -> None:
+    assert marked_blocks("factory", README.read_text()) == [readme_block("factory")]
+
+
+def test_readme_links_point_at_files_that_exist() -> None:
+    targets = re.findall(r"\]\((?!https?://)([^)#]+)(?:#[^)]*)?\)", README.read_text())
+    assert any(target.startswith("docs/") for target in targets)
+    missing = [target for target in targets if not (ROOT / target).exists()]
+    assert not missing, f"README.md links to files that do not exist: {missing}"
+    assert (DOCS / "adoption.md").exists()
