@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adoption.apps import FACTORY_APP, readme_block, write
+from tests.adoption.apps import FACTORY_APP, MODULE_GLOBAL_APP, readme_block, write
 from tests.inner import run_inprocess
 
 # As in test_adoption.py: the inner runs autoload plugins; pytest-randomly would shuffle their order.
@@ -51,3 +51,53 @@ def test_without_plugin_autoload_the_options_module_keeps_the_keys_known(
     refused = pytester.runpytest_inprocess(*BASE, "--strict-config", "test_plain.py")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR  # pytest's own, nothing of testsupport loaded to prevent it
     refused.stderr.fnmatch_lines(["ERROR: Unknown config option: testsupport_*"])
+
+
+# (f) A sessionmaker function the app cannot be given.
+NO_SESSIONMAKER_PARAMETER = FACTORY_APP["notes_app/main.py"].replace(
+    "def create_app(engine=None, sessionmaker=None):", "def create_app(engine=None):\n    sessionmaker = None"
+)
+
+
+def test_a_sessionmaker_function_for_a_factory_without_the_parameter_stops_at_start(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: accepted; then each database test failed with TestEngineMisuseError ("... app code
+    # using the engine instead of the sessionmaker it was given").
+    write(pytester, {**FACTORY_APP, "notes_app/main.py": NO_SESSIONMAKER_PARAMETER}, FACTORY_KEYS)
+    result = run(pytester, monkeypatch)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: testsupport_sessionmaker = 'notes_app.db:make_sessionmaker' is a function: testsupport makes the "
+            "tests' sessionmaker with it and hands it to the app, but testsupport_app = 'notes_app.main:create_app' "
+            "is a factory that declares no `sessionmaker` parameter, so the app would make its own, outside the "
+            "tests' transactions. Fix one of: add a `sessionmaker=None` parameter to the factory and use it when "
+            "given *; point testsupport_sessionmaker at the module-global async_sessionmaker *; or drop "
+            "testsupport_sessionmaker and set testsupport_session_dependency = *"
+        ]
+    )
+
+
+SESSIONMAKER_FUNCTION = {
+    "app/sessions.py": "from sqlalchemy.ext.asyncio import async_sessionmaker\n\n\n"
+    "def make(engine):\n    return async_sessionmaker(engine, expire_on_commit=False)\n"
+}
+
+
+def test_a_sessionmaker_function_for_an_app_object_stops_at_start(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(pytester, {**MODULE_GLOBAL_APP, **SESSIONMAKER_FUNCTION}, readme_block("module-global"))
+    result = run(pytester, monkeypatch, "-o", "testsupport_sessionmaker=app.sessions:make")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: * but testsupport_app = 'app.main:app' is an app object, so the app *"])
+
+
+def test_a_sessionmaker_function_beside_a_session_dependency_is_its_settings(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The overridden dependency hands the handlers the sessions; the function only gives their settings.
+    write(pytester, {**MODULE_GLOBAL_APP, **SESSIONMAKER_FUNCTION}, readme_block("module-global"))
+    keys = ("-o", "testsupport_sessionmaker=app.sessions:make", "-o", "testsupport_session_dependency=app.deps:get_db")
+    run(pytester, monkeypatch, *keys, "-k", "sqlite").assert_outcomes(passed=2, deselected=12)
