@@ -125,6 +125,12 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--anyio-backends={option}: takes a comma-separated subset of {','.join(BACKENDS)}. Fix: e.g. "
             "--anyio-backends=asyncio"
         )
+    absent = [backend for backend in chosen if backend not in installed_backends()]
+    if absent:
+        raise pytest.UsageError(
+            f"--anyio-backends={option}: {', '.join(absent)} is not installed. Fix: pip install {' '.join(absent)}, "
+            "or leave it out of --anyio-backends"
+        )
     collection.start(config, loaded, chosen)
     for name in FIXTURE_MODULES:
         config.pluginmanager.register(importlib.import_module(name), f"testsupport:{name}")

@@ -4,6 +4,8 @@ plugins found by their entry points as in an adopter's run."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tests.adoption.apps import FACTORY_APP, MODULE_GLOBAL_APP, readme_block, write
@@ -51,6 +53,54 @@ def test_without_plugin_autoload_the_options_module_keeps_the_keys_known(
     refused = pytester.runpytest_inprocess(*BASE, "--strict-config", "test_plain.py")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR  # pytest's own, nothing of testsupport loaded to prevent it
     refused.stderr.fnmatch_lines(["ERROR: Unknown config option: testsupport_*"])
+
+
+# (d) --no-migrations: what the summary says about the schema, on every target.
+def test_no_migrations_says_create_all_built_the_schema_on_every_target(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: "template migrated in N ms" on PostgreSQL.
+    write(pytester, FACTORY_APP, FACTORY_KEYS)
+    result = run(pytester, monkeypatch, "--no-migrations")
+    result.assert_outcomes(passed=11, deselected=9)
+    result.stdout.fnmatch_lines(
+        [
+            "testsupport: schema from create_all(notes_app.models:Base.metadata) (--no-migrations): migrations not run",
+            "testsupport: embedded PostgreSQL started in * ms; template built by create_all from testsupport_metadata "
+            "in * ms",
+            "testsupport: throwaway MariaDB started in * ms",
+        ],
+        consecutive=False,
+    )
+    assert not [line for line in summary_lines(result) if "migrated" in line]
+
+
+# (e) --anyio-backends: why trio's tests are left out.
+@pytest.mark.parametrize("trio", ["installed", "not importable"])
+def test_the_backend_option_is_named_as_the_reason(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, trio: str
+) -> None:
+    # Before: "(trio is not installed)" whenever trio was not importable, the option given or not.
+    if trio == "not importable":
+        monkeypatch.setitem(sys.modules, "trio", None)  # importlib.util.find_spec then finds none
+    write(pytester, FACTORY_APP, FACTORY_KEYS)
+    result = run(pytester, monkeypatch, "--anyio-backends=asyncio", "-k", "sqlite or test_without")
+    result.assert_outcomes(passed=4, deselected=16)
+    assert "testsupport: deselected 4 tests (trio: not in --anyio-backends=asyncio)" in summary_lines(result)
+
+
+def test_a_backend_not_installed_is_named_so(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "trio", None)
+    write(pytester, FACTORY_APP, FACTORY_KEYS)
+    result = run(pytester, monkeypatch, "-k", "sqlite or test_without")
+    result.assert_outcomes(passed=4, deselected=16)
+    assert (
+        "testsupport: deselected 4 tests (trio is not installed: pip install trio to run the async tests on it too)"
+        in summary_lines(result)
+    )
+    chosen = run(pytester, monkeypatch, "--anyio-backends=trio")
+    assert chosen.ret == pytest.ExitCode.USAGE_ERROR
+    chosen.stderr.fnmatch_lines(["ERROR: --anyio-backends=trio: trio is not installed. Fix: pip install trio, *"])
 
 
 # (f) A sessionmaker function the app cannot be given.
