@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from testsupport.constants import BACKENDS, KEYS, installed_backends
+from testsupport.constants import BACKENDS, FIXTURES, KEYS, installed_backends
 
 # Loaded with the plugin when it is named by -p (plugin autoload off) and not found by its entry point.
 pytest_plugins = ["testsupport.options"]
@@ -135,3 +135,15 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in FIXTURE_MODULES:
         config.pluginmanager.register(importlib.import_module(name), f"testsupport:{name}")
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Not configured, and tests ask for testsupport's fixtures: their failure names the keys."""
+    if str(config.getini("testsupport_app") or "").strip():
+        return
+    for item in items:  # cheap: no import unless a test asks for one of testsupport's fixtures
+        info = getattr(item, "_fixtureinfo", None)
+        if info is not None and any(n in FIXTURES and n not in info.name2fixturedefs for n in info.names_closure):
+            from testsupport.unconfigured import Pointer
+
+            config.pluginmanager.register(Pointer(config), "testsupport.unconfigured")
+            return

@@ -4,12 +4,16 @@ plugins found by their entry points as in an adopter's run."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import pytest
+from _pytest.fixtures import getfixturemarker
 
 from tests.adoption.apps import FACTORY_APP, MODULE_GLOBAL_APP, readme_block, write
 from tests.inner import run_inprocess
+from testsupport.constants import FIXTURES
+from testsupport.plugin import FIXTURE_MODULES
 
 # As in test_adoption.py: the inner runs autoload plugins; pytest-randomly would shuffle their order.
 BASE = ("-p", "no:asyncio", "-p", "no:cacheprovider", "-p", "no:randomly")
@@ -27,6 +31,79 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) 
 
 def summary_lines(result: pytest.RunResult) -> list[str]:
     return [line for line in result.outlines if line.startswith("testsupport:")]
+
+
+# (b) Installed, not configured, and a test asks for testsupport's fixtures.
+def test_a_fixture_of_testsupport_without_the_keys_names_them(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: `fixture 'client' not found`, and the list of the fixtures there are.
+    indirect = "import pytest\n\n\n@pytest.fixture\ndef seeded(db_session):\n    return db_session\n"
+    test = "def test_seeded(seeded):\n    pass\n"
+    write(pytester, {**FACTORY_APP, "conftest.py": indirect, "test_seeded.py": test}, "[tool.pytest.ini_options]\n")
+    result = run(pytester, monkeypatch, "-k", "test_3 or test_seeded")
+    result.assert_outcomes(errors=2, deselected=3)
+    pointer = (  # [[]: fnmatch's escape for [
+        "*testsupport: '{}' is testsupport's fixture, and testsupport is installed but not configured here "
+        f"(testsupport_app is not set). Fix: name your app in [[]tool.pytest.ini_options] of {pytester.path}/"
+        "pyproject.toml: testsupport_app = 'pkg.main:create_app' *testsupport_sessionmaker = *"
+        "testsupport_alembic_config = 'alembic.ini' and/or testsupport_metadata = *"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*fixture 'client' not found",
+            pointer.format("client"),
+            "*fixture 'db_session' not found",
+            pointer.format("db_session"),
+        ],
+        consecutive=False,
+    )
+
+
+OWN_FIXTURES_SUITE = """
+import pytest
+
+
+@pytest.fixture
+def client():
+    return "the suite's own client"
+
+
+def test_own(client, db_session):
+    assert client == "the suite's own client"
+
+
+def test_missing(nothing_defines_this):
+    pass
+"""
+
+
+def test_an_unconfigured_suite_with_fixtures_of_the_same_names_runs_as_before(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeconftest("import pytest\n\n\n@pytest.fixture\ndef db_session():\n    return 'its own'\n")
+    pytester.makepyfile(test_own=OWN_FIXTURES_SUITE)
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
+    plain = run(pytester, monkeypatch, "-p", "no:testsupport.plugin")
+    with_it = run(pytester, monkeypatch)
+    with_it.assert_outcomes(passed=1, errors=1)
+    assert with_it.parseoutcomes() == plain.parseoutcomes()
+    with_it.stdout.fnmatch_lines(["*fixture 'nothing_defines_this' not found"])
+    assert summary_lines(with_it) == []
+    assert "testsupport_app" not in with_it.stdout.str()
+    assert "testsupport.unconfigured" not in sys.modules
+
+
+def test_fixtures_lists_every_fixture_of_testsupport() -> None:
+    """What the unconfigured pointer knows as testsupport's: every fixture its modules define,
+    but anyio_backend (anyio's plugin defines one too)."""
+    defined = {
+        marker.name or attribute
+        for name in FIXTURE_MODULES
+        for attribute, obj in vars(importlib.import_module(name)).items()
+        if (marker := getfixturemarker(obj)) is not None
+    }
+    assert defined - {"anyio_backend"} == FIXTURES
 
 
 # (c) The documented way to turn the plugin off, with --strict-config.
