@@ -30,6 +30,7 @@ FIXTURE_MODULES = (
     "testsupport.interrupt",
     "testsupport.migrations.runner",
     "testsupport.migrations.collect",
+    "testsupport.old_fixtures",
 )
 
 

@@ -33,6 +33,84 @@ def summary_lines(result: pytest.RunResult) -> list[str]:
     return [line for line in result.outlines if line.startswith("testsupport:")]
 
 
+# (a) The fixtures a project overrode before the ini keys existed.
+OLD_CONFTEST = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def engine_factory():
+    from notes_app.db import make_engine
+    return lambda url: make_engine()
+
+
+@pytest.fixture(scope="session")
+def app_factory():
+    from notes_app.main import create_app
+    return lambda engine, sessions: create_app(engine=engine, sessionmaker=sessions)
+
+
+@pytest.fixture(scope="session")
+def run_migrations():
+    return lambda connection: None
+
+
+@pytest.fixture(scope="session")
+def migrations_fingerprint():
+    return "mine"
+
+
+@pytest.fixture(scope="session")
+def api_token():  # also a name of the old setup, but an ordinary one: left alone
+    return "token"
+"""
+
+OLD_FIXTURE_LINES = [
+    "conftest.py:4: fixture `engine_factory` is how testsupport was configured before its ini keys: it built the "
+    "test engines; * Fix: delete it; the app gets the test engine as the `engine=` parameter of the factory "
+    "testsupport_app names.",
+    "conftest.py:10: fixture `app_factory` * it built the app; testsupport no longer calls it. Fix: delete it; set "
+    "testsupport_app = * and testsupport_sessionmaker = *",
+    "conftest.py:16: fixture `run_migrations` * Fix: delete it; set testsupport_alembic_config = 'alembic.ini' * "
+    "and/or testsupport_metadata = *",
+    "conftest.py:21: fixture `migrations_fingerprint` * Fix: delete it; --reuse-db keys its template on a hash of "
+    "the migrations folder (testsupport_alembic_config), or of the models' DDL (testsupport_metadata), by itself.",
+]
+
+
+def test_old_fixtures_in_a_conftest_stop_the_run_naming_their_keys(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: engine_factory and run_migrations replaced testsupport's own (the tests failed with
+    # `no such table: items`, and the app's ./production.db was created); app_factory was ignored.
+    write(pytester, {**FACTORY_APP, "conftest.py": OLD_CONFTEST}, FACTORY_KEYS)
+    result = run(pytester, monkeypatch)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ERROR collecting conftest.py*", *OLD_FIXTURE_LINES])
+    assert "api_token" not in result.stdout.str()
+    assert not (pytester.path / "production.db").exists()
+
+
+def test_old_fixtures_stop_an_xdist_run_too(pytester: pytest.Pytester) -> None:
+    """In xdist workers a UsageError at collection crashed the worker (INTERNALERROR, the message
+    lost): the collection error reaches the controller, and no test runs."""
+    write(pytester, {**FACTORY_APP, "conftest.py": OLD_CONFTEST}, FACTORY_KEYS)
+    result = pytester.runpytest_subprocess(*BASE, "-p", "xdist", "-n", "2")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(OLD_FIXTURE_LINES)
+
+
+def test_an_app_factory_fixture_the_tests_use_is_the_projects_own(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # testsupport never defined app_factory itself: one that a test asks for is the project's business.
+    own = "import pytest\n\n\n@pytest.fixture\ndef app_factory():\n    return 'mine'\n"
+    test = "def test_mine(app_factory):\n    assert app_factory == 'mine'\n"
+    write(pytester, {**FACTORY_APP, "conftest.py": own, "test_own.py": test}, FACTORY_KEYS)
+    run(pytester, monkeypatch, "-k", "sqlite or test_mine").assert_outcomes(passed=4, deselected=17)
+
+
 # (b) Installed, not configured, and a test asks for testsupport's fixtures.
 def test_a_fixture_of_testsupport_without_the_keys_names_them(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
