@@ -49,4 +49,3 @@ class Pointer:
         if call.when == "setup" and report.failed and name in FIXTURES and hasattr(report.longrepr, "errorstring"):
             report.longrepr.errorstring += "\n" + pointer(self.config, name)  # type: ignore[union-attr]
         return report
-
