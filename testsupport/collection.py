@@ -15,7 +15,7 @@ import pytest
 
 from testsupport import from_asyncio, mariadb, postgres
 from testsupport.config import Settings, database_targets
-from testsupport.constants import BACKENDS, installed_backends
+from testsupport.constants import BACKENDS
 from testsupport.databases import DATABASES
 from testsupport.loop import STARTS_KEY
 
@@ -56,7 +56,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     counts = config.stash[_deselected_key]
-    installed = installed_backends()
+    option = config.getoption("--anyio-backends")
     settings = config.stash[SETTINGS_KEY]
     _check_own_anyio_backend(config, items)
     for note in from_asyncio.leftovers(items):
@@ -64,7 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # A target the project runs but this machine cannot have (MariaDB without a URL or binaries).
     missing = _missing_targets([item for item in items if (_target(item) or "") in settings.databases])
     for item in items:
-        reason = _left_out(item, chosen, installed, settings.databases) or missing.get(_target(item) or "", "")
+        reason = _left_out(item, chosen, option, settings.databases) or missing.get(_target(item) or "", "")
         if not reason:
             keep.append(item)
             continue
@@ -127,11 +127,14 @@ def _check_own_anyio_backend(config: pytest.Config, items: list[pytest.Item]) ->
         return
 
 
-def _left_out(item: pytest.Item, chosen: list[str], installed: list[str], project: tuple[str, ...]) -> str:
+def _left_out(item: pytest.Item, chosen: list[str], option: str | None, project: tuple[str, ...]) -> str:
     """Why this test is deselected, for the summary (empty: it runs)."""
     backend, target = _params(item)
     if backend is not None and backend not in chosen:
-        return "not in --anyio-backends" if backend in installed else f"{backend} is not installed"
+        # Without the option the backends are those installed: the one missing is not.
+        if option is not None:
+            return f"{backend}: not in --anyio-backends={option}"
+        return f"{backend} is not installed: pip install {backend} to run the async tests on it too"
     if backend is not None and target is not None and backend not in DB_BACKENDS:
         return f"{backend} x database: {TRIO_REASON}"
     return "" if target is None else _target_left_out(item, target, project)
@@ -197,7 +200,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         }
         postgres.leave_run()
         return
-    config.stash[_postgres_report_key] = "\n".join(filter(None, (postgres.run_report(), mariadb.run_report())))
+    settings = config.stash[SETTINGS_KEY]
+    # --no-migrations, or no Alembic config: the template was never migrated, and the line says so.
+    built = "migrated" if settings.alembic is not None else "built by create_all from testsupport_metadata"
+    report = (postgres.run_report(built), mariadb.run_report())
+    config.stash[_postgres_report_key] = "\n".join(filter(None, report))
     mariadb.finish_run()  # before PostgreSQL's, which removes the run's folder
     postgres.finish_run()
 

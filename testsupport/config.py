@@ -75,6 +75,21 @@ class Settings:
         return metadata_fingerprint(self.metadata)
 
 
+def refuse_unreachable_sessionmaker(app: AppTarget, sessions_path: str) -> None:
+    """A sessionmaker made by a function reaches the app only as the factory's ``sessionmaker=``:
+    without that parameter the app makes its own, and its handlers write outside the test's
+    transaction (found only later, test by test, by the net)."""
+    shape = "is an app object" if app.params is None else "is a factory that declares no `sessionmaker` parameter"
+    raise pytest.UsageError(
+        f"testsupport_sessionmaker = {sessions_path!r} is a function: testsupport makes the tests' sessionmaker "
+        f"with it and hands it to the app, but testsupport_app = {app.path!r} {shape}, so the app would make its "
+        "own, outside the tests' transactions. Fix one of: add a `sessionmaker=None` parameter to the factory and "
+        "use it when given (`sessionmaker or make_sessionmaker(engine)`); point testsupport_sessionmaker at the "
+        "module-global async_sessionmaker the handlers use; or drop testsupport_sessionmaker and set "
+        "testsupport_session_dependency = 'pkg.deps:get_db'."
+    )
+
+
 def load(config: pytest.Config) -> Settings:
     """The project's settings (testsupport_app is set; plugin.py checked that)."""
     values = {key: str(config.getini(key) or "").strip() for key in KEYS}
@@ -88,6 +103,9 @@ def load(config: pytest.Config) -> Settings:
             "testsupport_session_dependency", dependency_path, "not callable", "name the dependency function"
         )
     takes_sessions = app.params is not None and "sessionmaker" in app.params
+    # With a session dependency too, the function only gives the overridden dependency its settings.
+    if sessions is not None and sessions.factory is not None and not (takes_sessions or dependency):
+        refuse_unreachable_sessionmaker(app, sessions.path)
     if not (takes_sessions or sessions or dependency):
         raise pytest.UsageError(
             f"testsupport_app = {app.path!r}: nothing tells testsupport how the app's handlers get their "

@@ -23,6 +23,21 @@ KEYS = {
 }
 BACKENDS = ("asyncio", "trio")
 
+# The fixtures testsupport defines once configured (tests/adoption/test_frictions.py checks the list),
+# but anyio_backend, which anyio's plugin defines too: requested in a run where testsupport is not
+# configured, the failure ("fixture 'client' not found") also names the keys that turn them on.
+FIXTURES = frozenset(
+    {
+        "anyio_session_runner", "app", "app_sessions", "assert_max_queries", "assert_num_queries", "bare_app",
+        "bare_client", "client", "client_base_url", "client_headers", "count_queries", "database", "database_url",
+        "db_connection", "db_session", "empty_database_url", "engine", "engine_factory", "forbid_lazy_loads",
+        "mariadb_url", "migration_database_url", "migration_runner", "migrations_fingerprint", "postgres_url",
+        "refusing_engine", "run_migrations", "running_app", "running_bare_app", "schema", "session_app",
+        "sqlite_driver", "sqlite_folder", "sqlite_url", "testsupport_sequences", "testsupport_settings",
+        "testsupport_transaction",
+    }
+)  # fmt: skip
+
 
 def installed_backends() -> list[str]:
     """asyncio, and trio when it is installed (it is optional)."""

@@ -1,9 +1,10 @@
 """The pytest11 entry point: installed, testsupport is loaded by every pytest in the environment,
 and stays inert until the project sets ``testsupport_app`` in its ini file.
 
-Here: only the command-line options and ini keys (so ``pytest --help`` lists them), and the switch.
-When configured, pytest_configure registers the fixture modules and the collection hooks; nothing
-else is imported before that, so an unconfigured suite runs exactly as it would without it.
+Here: the switch. The command-line options and ini keys are testsupport.options' (an entry point
+of its own, so ``-p no:testsupport.plugin`` leaves them known). When configured, pytest_configure
+registers the fixture modules and the collection hooks; nothing else is imported before that, so
+an unconfigured suite runs exactly as it would without it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import sys
 
 import pytest
 
-from testsupport.constants import BACKENDS, KEYS, installed_backends
+from testsupport.constants import BACKENDS, FIXTURES, KEYS, installed_backends
+
+# Loaded with the plugin when it is named by -p (plugin autoload off) and not found by its entry point.
+pytest_plugins = ["testsupport.options"]
 
 FIXTURE_MODULES = (
     "testsupport.loop",
@@ -26,37 +30,8 @@ FIXTURE_MODULES = (
     "testsupport.interrupt",
     "testsupport.migrations.runner",
     "testsupport.migrations.collect",
+    "testsupport.old_fixtures",
 )
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    for key, help_line in KEYS.items():
-        parser.addini(key, help=f"testsupport: {help_line}", type="string", default="")
-    group = parser.getgroup("testsupport", "testsupport (active when testsupport_app is set)")
-    group.addoption(
-        "--anyio-backends",
-        default=None,
-        help="comma-separated backends to run async tests on (default: asyncio, and trio if installed)",
-    )
-    group.addoption(
-        "--reuse-db",
-        action="store_true",
-        help="keep the embedded PostgreSQL cluster and the migrated template for the next run; both are "
-        "keyed on the PostgreSQL build and a hash of the migration files, so a schema change is never missed",
-    )
-    group.addoption(
-        "--no-migrations",
-        action="store_true",
-        help="build the test schema with create_all from testsupport_metadata instead of running the "
-        "Alembic migrations (like pytest-django's --no-migrations)",
-    )
-    group.addoption(
-        "--sqlite-driver",
-        choices=("syncsqlite", "aiosqlite"),
-        default="syncsqlite",
-        help="SQLite driver for the tests: syncsqlite (sqlite3 on the loop's thread, fast; default) or "
-        "aiosqlite (what an app uses in production)",
-    )
 
 
 def refuse_stray_settings(config: pytest.Config) -> None:
@@ -151,6 +126,25 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--anyio-backends={option}: takes a comma-separated subset of {','.join(BACKENDS)}. Fix: e.g. "
             "--anyio-backends=asyncio"
         )
+    absent = [backend for backend in chosen if backend not in installed_backends()]
+    if absent:
+        raise pytest.UsageError(
+            f"--anyio-backends={option}: {', '.join(absent)} is not installed. Fix: pip install {' '.join(absent)}, "
+            "or leave it out of --anyio-backends"
+        )
     collection.start(config, loaded, chosen)
     for name in FIXTURE_MODULES:
         config.pluginmanager.register(importlib.import_module(name), f"testsupport:{name}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Not configured, and tests ask for testsupport's fixtures: their failure names the keys."""
+    if str(config.getini("testsupport_app") or "").strip():
+        return
+    for item in items:  # cheap: no import unless a test asks for one of testsupport's fixtures
+        info = getattr(item, "_fixtureinfo", None)
+        if info is not None and any(n in FIXTURES and n not in info.name2fixturedefs for n in info.names_closure):
+            from testsupport.unconfigured import Pointer
+
+            config.pluginmanager.register(Pointer(config), "testsupport.unconfigured")
+            return

@@ -367,7 +367,7 @@ import sys
 
 def test_one():
     loaded = sorted(name for name in sys.modules if name.startswith(("testsupport", "sqlalchemy")))
-    assert loaded == ["testsupport", "testsupport.constants", "testsupport.plugin"]
+    assert loaded == ["testsupport", "testsupport.constants", "testsupport.options", "testsupport.plugin"]
 """
     )
     pytester.runpytest_subprocess(*BASE).assert_outcomes(passed=1)

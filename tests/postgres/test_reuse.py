@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -10,18 +11,11 @@ import pytest
 
 from tests.inner import run_inprocess
 from tests.service_suite import use_service
+from testsupport.config import Settings
 from testsupport.pg.template import KEEP_TEMPLATES, KEPT_PREFIX, kept_template, kept_template_name
 from testsupport.postgres import URL_ENV, Server
 
 pytestmark = pytest.mark.postgres
-
-CONFTEST = """
-import os
-
-@pytest.fixture(scope="session")
-def migrations_fingerprint():
-    return os.environ["FINGERPRINT"]
-"""
 
 SUITE = """
 from sqlalchemy import text
@@ -35,7 +29,10 @@ def test_template_is_kept_until_the_migrations_change(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_cache: Path
 ) -> None:
     monkeypatch.delenv(URL_ENV, raising=False)
-    use_service(pytester, CONFTEST)
+    # The inner runs are in this process: the fingerprint is whatever FINGERPRINT says (a project
+    # overriding the old migrations_fingerprint fixture is refused: testsupport.old_fixtures).
+    monkeypatch.setattr(Settings, "fingerprint", property(lambda _settings: os.environ["FINGERPRINT"]))
+    use_service(pytester)
     pytester.makepyfile(test_inner=SUITE)
 
     def run(fingerprint: str) -> str:

@@ -44,8 +44,9 @@ def leave_run() -> None:
     release_children()
 
 
-def run_report() -> str:
-    """One line on this run's PostgreSQL: where it came from and what its start cost."""
+def run_report(built: str = "migrated") -> str:
+    """One line on this run's PostgreSQL: where it came from and what its start cost; ``built``:
+    how its template got the schema (the caller knows: Alembic, or create_all)."""
     info = read_json(info_path())
     if not info:
         return ""
@@ -57,5 +58,5 @@ def run_report() -> str:
     source += "".join(f"; {note}" for note in info.get("notes", []))
     if "template_seconds" not in info:
         return source
-    verb = "reused" if info.get("template_reused") else "migrated"
+    verb = "reused" if info.get("template_reused") else built
     return f"{source}; template {verb} in {info['template_seconds'] * 1000:.0f} ms"
