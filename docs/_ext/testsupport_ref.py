@@ -4,7 +4,7 @@
   ``testsupport.constants.KEYS``. A key in KEYS with no such directive, or a directive for a key
   that is not in KEYS, is a build warning (an error under ``-W``).
 - ``testsupport-keys``: the table of every key and its help line, each linking to its directive.
-- ``testsupport-options``: every command-line option testsupport's ``pytest_addoption`` declares,
+- ``testsupport-options``: every command-line option ``testsupport/options.py``'s ``pytest_addoption`` declares,
   with its help, default and choices (pytest's own parser, so ``pytest --help`` says the same).
 - ``testsupport-fixtures``: every fixture the plugin registers (``plugin.FIXTURE_MODULES``), with
   its scope, its module and its docstring; a fixture without a docstring is a build warning.
@@ -106,10 +106,10 @@ class OptionsDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         import pytest
 
-        from testsupport import plugin
+        from testsupport import options
 
         parser = pytest.Parser(_ispytest=True)
-        plugin.pytest_addoption(parser)
+        options.pytest_addoption(parser)
         lines = [".. program:: pytest", ""]
         for option in parser.getgroup("testsupport").options:
             attrs = option.attrs()
