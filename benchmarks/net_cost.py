@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,8 +25,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import testsupport.engine  # noqa: F401 - registers the sqlite+syncsqlite dialect
-from service.db import make_engine
 from testsupport import net
+
+# The demo app is not installed: benchmarks/ is sys.path[0] when run as a script, the root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from service.db import make_engine
 
 TESTS = 2_000
 ROUNDS = 5

@@ -29,12 +29,19 @@ def client_headers(api_token):
 """
 
 
-def service_ini() -> str:
+def service_ini(pythonpath: tuple[str, ...] = ()) -> str:
+    """The keys, and ``pythonpath``: ``pythonpath`` then the clone's root, where `service` is (it is
+    not installed: the wheel holds testsupport alone)."""
     options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     keys = {key: value for key, value in options.items() if key.startswith("testsupport_")}
     keys["testsupport_alembic_config"] = str(ROOT / keys["testsupport_alembic_config"])
     del keys["testsupport_migration_checks"]  # the inner suites test other things; tests/ has the checks
-    return "[tool.pytest.ini_options]\n" + "".join(f'{key} = "{value}"\n' for key, value in keys.items())
+    paths = ", ".join(f'"{path}"' for path in [*pythonpath, str(ROOT)])
+    return (
+        "[tool.pytest.ini_options]\n"
+        + f"pythonpath = [{paths}]\n"
+        + "".join(f'{key} = "{value}"\n' for key, value in keys.items())
+    )
 
 
 def use_service(pytester: pytest.Pytester, conftest: str = "") -> None:

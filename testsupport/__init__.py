@@ -1,6 +1,7 @@
 """testsupport: a pytest plugin for testing an async FastAPI + SQLAlchemy app on one event loop,
-on PostgreSQL and SQLite. Installed, it loads itself (a ``pytest11`` entry point) and stays inert
-until ``testsupport_app`` is set; docs/adoption.md is the whole setup.
+on SQLite, PostgreSQL and MariaDB; the import package of the distribution pytest-fastapi-sqlalchemy
+(``pip install pytest-fastapi-sqlalchemy``). Installed, it loads itself (a ``pytest11`` entry point)
+and stays inert until ``testsupport_app`` is set; docs/adoption.md is the whole setup.
 
 The names below are what a project may import. They load on first use: the entry point imports
 this package in every pytest run, configured or not, and must cost nothing there.

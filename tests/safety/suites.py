@@ -13,8 +13,8 @@ from tests.service_suite import service_ini
 def project_ini(app: str = "ownapp:create_app") -> str:
     """The service's testsupport keys (tests/service_suite.py), with ``testsupport_app`` naming
     the suite's own app module; the pytester folder on the path so it imports."""
-    return service_ini().replace('testsupport_app = "service.main:create_app"', f'testsupport_app = "{app}"') + (
-        'pythonpath = ["."]\n'
+    return service_ini(pythonpath=(".",)).replace(
+        'testsupport_app = "service.main:create_app"', f'testsupport_app = "{app}"'
     )
 
 

@@ -7,6 +7,8 @@ that opens them. Suites: tests/safety/escapes.py."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.safety.escapes import (
@@ -26,6 +28,7 @@ from tests.safety.escapes import (
     THREAD,
 )
 from tests.safety.harness import SENTINEL_ROWS, run, sentinel_rows, shown
+from tests.service_suite import ROOT
 
 ASYNCIO = "--anyio-backends=asyncio"
 OUTSIDE = "outside any test that asked for the database*Fix: write test data through `db_session`*"
@@ -178,7 +181,8 @@ def test_an_engine_pooled_before_testsupport_loaded_is_caught_on_its_next_use(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sentinel_url: str, database: str
 ) -> None:
     pytester.makepyfile(earlyplugin=EARLY_PLUGIN)
-    monkeypatch.setenv("PYTHONPATH", str(pytester.path))  # `-p` imports it before `pythonpath` applies
+    # `-p` imports it before `pythonpath` applies; it imports `service` (not installed) from the root.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), str(ROOT)]))
     result = escape(
         pytester, monkeypatch, sentinel_url, EARLY_TESTS, "-p", "earlyplugin", "-k", database, subprocess=True
     )

