@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from testsupport.mariadb import mariadb_database
+from testsupport.migrations.source import wrong_env_py_stops_the_run
 from testsupport.postgres import Migrate, postgres_database, run_scratch
 
 DATABASES = (
@@ -68,7 +70,11 @@ def sqlite_url(sqlite_folder: Path, sqlite_driver: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_url(run_migrations: Migrate, migrations_fingerprint: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """This worker's clone of the run's migrated template database, dropped at the end."""
-    with postgres_database(run_migrations, fingerprint=migrations_fingerprint, session=request.session) as url:
+    with ExitStack() as stack:
+        with wrong_env_py_stops_the_run(request.session):  # the template is migrated here
+            url = stack.enter_context(
+                postgres_database(run_migrations, fingerprint=migrations_fingerprint, session=request.session)
+            )
         yield url
 
 

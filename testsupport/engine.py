@@ -16,6 +16,7 @@ from testsupport.config import Settings
 from testsupport.databases import MIGRATED_BY_SCHEMA
 from testsupport.guard import install_loop_guard
 from testsupport.maria.ddl import refuse_implicit_commits, require_transactional_tables
+from testsupport.migrations.source import wrong_env_py_stops_the_run
 from testsupport.net import migrating
 from testsupport.pg.template import Migrate
 from testsupport.sqlite import sqlite_savepoints, throwaway_sqlite
@@ -106,7 +107,9 @@ async def engine(
 
 
 @pytest.fixture(scope="session")
-async def schema(engine: AsyncEngine, run_migrations: Migrate, database: str) -> AsyncEngine:
+async def schema(
+    engine: AsyncEngine, run_migrations: Migrate, database: str, request: pytest.FixtureRequest
+) -> AsyncEngine:
     """The engine, its database at the schema: migrated on the engine's own connection, inside this
     loop (env.py must use the connection it is handed; asyncio.run() would fail here). PostgreSQL's
     clone comes migrated from the run's template; MariaDB has no template databases, so each
@@ -115,7 +118,8 @@ async def schema(engine: AsyncEngine, run_migrations: Migrate, database: str) ->
     """
     if database in MIGRATED_BY_SCHEMA:
         async with engine.begin() as connection:
-            await connection.run_sync(run_migrations)
+            with wrong_env_py_stops_the_run(request.session):
+                await connection.run_sync(run_migrations)
             if database == "mariadb":
                 await connection.run_sync(require_transactional_tables)
     return engine

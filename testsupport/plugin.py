@@ -72,6 +72,10 @@ def refuse_competing_plugins(config: pytest.Config) -> None:
             "testsupport runs async tests through anyio's pytest plugin, which is not loaded (plugin "
             "discovery is off?). Fix: add -p anyio.pytest_plugin to addopts."
         )
+    refuse_pytest_asyncio(config)
+
+
+def refuse_pytest_asyncio(config: pytest.Config) -> None:
     if config.pluginmanager.has_plugin("asyncio"):
         raise pytest.UsageError(
             "pytest-asyncio is active: it would run the async tests on loops of its own, not anyio's "
@@ -91,6 +95,16 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         from testsupport import net
 
         net.install(early_config)
+
+
+@pytest.hookimpl(tryfirst=True, specname="pytest_configure")
+def pytest_configure_before_pytest_asyncio(config: pytest.Config) -> None:
+    # tryfirst: before pytest-asyncio's own pytest_configure, whose deprecation warning (its
+    # asyncio_default_fixture_loop_scope unset) is an INTERNALERROR under filterwarnings = error.
+    # A second pytest_configure, so its name is pytest_*: pytest takes only those as hooks. The trylast
+    # check below still sees a plugin a conftest registers in its own pytest_configure.
+    if str(config.getini("testsupport_app") or "").strip():
+        refuse_pytest_asyncio(config)
 
 
 @pytest.hookimpl(trylast=True)

@@ -9,9 +9,7 @@ its path that refuses to be imported, and a test reads testsupport's sources.
 
 from __future__ import annotations
 
-import gc
 import importlib
-import inspect
 import re
 import sys
 from pathlib import Path
@@ -257,73 +255,6 @@ def test_a_configuration_mistake_stops_the_run_naming_the_fix(pytester: pytest.P
     result = pytester.runpytest(*BASE)  # in process: it stops in pytest_configure, before any test
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
-
-
-def test_env_py_with_its_own_event_loop_names_the_recipe(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    own_loop = FACTORY_APP["migrations/env.py"].split("connection = config.attributes")[0]
-    write(
-        pytester, {**FACTORY_APP, "migrations/env.py": own_loop + "asyncio.run(run_async_migrations())\n"}, FACTORY_KEYS
-    )
-    result = run(pytester, monkeypatch, "-k", "sqlite and test_1", "-W", "ignore::RuntimeWarning")
-    # The coroutine asyncio.run() refused was never started. Its "never awaited" RuntimeWarning
-    # would come whenever it is collected (the inner run's reports keep it alive past this test)
-    # and fail whichever test runs then; a closed coroutine does not warn.
-    for obj in gc.get_objects():
-        if inspect.iscoroutine(obj) and obj.cr_code.co_name == "run_async_migrations":
-            assert inspect.getcoroutinestate(obj) == inspect.CORO_CREATED
-            obj.close()
-    result.assert_outcomes(errors=1, deselected=19)
-    result.stdout.fnmatch_lines(
-        [
-            "*MigrationsInLoopError: Alembic's env.py called asyncio.run() inside the tests' event loop*",
-            '*    connection = config.attributes.get("connection")',
-        ],
-        consecutive=False,
-    )
-
-
-SYNC_TEMPLATE_ENV_PY = """
-from alembic import context
-from sqlalchemy import engine_from_config, pool
-
-from notes_app.models import Base
-
-config = context.config
-connectable = engine_from_config(config.get_section(config.config_ini_section, {}), poolclass=pool.NullPool)
-with connectable.connect() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata)
-    with context.begin_transaction():
-        context.run_migrations()
-"""
-
-
-@pytest.mark.parametrize("target", ["sqlite", "postgres", "mariadb"])
-def test_env_py_that_migrates_a_database_of_its_own_names_it_and_the_recipe(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, target: str
-) -> None:
-    """Alembic's sync template (`alembic init`) ignores the connection it is handed and migrates
-    sqlalchemy.url: the net refuses that engine before it connects (nothing is written there) and
-    the run stops, naming that database, instead of failing every test with 'no such table'."""
-    ini = FACTORY_APP["alembic.ini"] + "sqlalchemy.url = sqlite:///%(here)s/dev.db\n"
-    write(pytester, {**FACTORY_APP, "alembic.ini": ini, "migrations/env.py": SYNC_TEMPLATE_ENV_PY}, FACTORY_KEYS)
-    result = run(pytester, monkeypatch, "-k", f"{target} and test_1")
-    result.assert_outcomes(errors=1, deselected=19)
-    # On PostgreSQL the run's template is migrated in a worker thread, by `postgres_url`.
-    fixture = "postgres_url" if target == "postgres" else "schema"
-    scheme = "mysql" if target == "mariadb" else target  # the message names the test database's URL
-    result.stdout.fnmatch_lines(
-        [
-            f"*ForeignEngineError: While testsupport built the test schema on {scheme}*, the engine for "
-            f"sqlite:///{pytester.path}/dev.db, created at migrations/env.py:* (<module>) was opened (at "
-            f"migrations/env.py:* (<module>), *during the set-up of session-scoped fixture `{fixture}`): the "
-            "migrations (Alembic's env.py, or code it imports) built an engine of their own*Refused before it "
-            "connected: nothing was written there. Fix: make env.py run the migrations on the connection "
-            "testsupport hands it*config.attributes.get('connection')*",
-        ]
-    )
-    assert not (pytester.path / "dev.db").exists()  # sqlite3 creates the file when it connects
 
 
 def test_readme_blocks_are_what_the_service_uses_too() -> None:

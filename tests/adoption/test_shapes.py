@@ -15,7 +15,7 @@ from tests.adoption.shapes import (
     TARGET_MARKS,
     TRUSTED_HOST_APP,
 )
-from tests.adoption.test_adoption import FACTORY_KEYS, no_production_database, run
+from tests.adoption.test_adoption import FACTORY_KEYS, no_production_database, run, service_poison_on_path
 from tests.adoption.test_adoption import service_unimportable as service_unimportable  # autouse here too
 
 
@@ -173,6 +173,28 @@ def test_pytest_asyncio_marks_are_counted_not_refused(
     result.stdout.fnmatch_lines(
         ["testsupport: 8 tests carry @pytest.mark.asyncio, pytest-asyncio's mark: *. Remove them (e.g. `sed -i *"]
     )
+
+
+def test_pytest_asyncio_installed_stops_the_run_with_its_fix_under_filterwarnings_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real pytest-asyncio (dev group) warns in its pytest_configure that
+    asyncio_default_fixture_loop_scope is unset: under filterwarnings = error that was an INTERNALERROR,
+    and testsupport's message never showed. Processes of their own: every plugin found by its entry
+    point, and nothing imported before (an in-process run warns about modules it cannot rewrite)."""
+    pytest.importorskip("pytest_asyncio", reason="pytest-asyncio is not installed (it is in the dev group)")
+    service_poison_on_path(pytester, monkeypatch)
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    strict = 'filterwarnings = ["error"]\n'
+    write(pytester, FACTORY_APP, FACTORY_KEYS + strict)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines(['ERROR: pytest-asyncio is active: *Fix: addopts = [[]"-p", "no:asyncio"[]] *'])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    # The fix it names, as an adopter writes it: the run passes, warnings still errors.
+    write(pytester, {}, FACTORY_KEYS + strict + 'addopts = ["-p", "no:asyncio"]\n')
+    fixed = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-k", "sqlite")
+    fixed.assert_outcomes(passed=3, deselected=17)
 
 
 def test_an_async_fixture_of_a_sync_test_stops_the_run_naming_the_fix(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from testsupport.config import Settings
 from testsupport.mariadb import mariadb_database
 from testsupport.migrations.schema import snapshot
-from testsupport.migrations.source import AlembicSource
+from testsupport.migrations.source import AlembicSource, wrong_env_py_stops_the_run
 from testsupport.postgres import postgres_database
 
 _serial = itertools.count()
@@ -28,10 +28,13 @@ class MigrationRunner:
     """Alembic commands through the project's env.py, each on a connection of ``engine`` in a
     transaction of its own, committed; the database starts empty (no revision)."""
 
-    def __init__(self, engine: AsyncEngine, source: AlembicSource, metadata: MetaData | None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, source: AlembicSource, metadata: MetaData | None, session: pytest.Session
+    ) -> None:
         self.engine = engine
         self.source = source
         self.metadata = metadata
+        self.session = session  # a wrong env.py stops it
         from alembic.script import ScriptDirectory
 
         self.script = ScriptDirectory.from_config(source.config())
@@ -43,7 +46,8 @@ class MigrationRunner:
 
     async def _command(self, name: str, *args: str) -> None:
         async with self.engine.begin() as connection:
-            await connection.run_sync(self.source.run, name, *args)
+            with wrong_env_py_stops_the_run(self.session):
+                await connection.run_sync(self.source.run, name, *args)
 
     async def upgrade(self, revision: str = "heads") -> None:
         """``alembic upgrade <revision>`` (``"heads"``: every head)."""
@@ -88,7 +92,8 @@ class MigrationRunner:
     async def differences(self) -> list[Any]:
         """Autogenerate's comparison of the database with testsupport_metadata, through env.py."""
         async with self.engine.connect() as connection:
-            return await connection.run_sync(self.source.differences, self.metadata)
+            with wrong_env_py_stops_the_run(self.session):
+                return await connection.run_sync(self.source.differences, self.metadata)
 
 
 def _reflect(connection: Connection, table: str) -> Table:
@@ -123,6 +128,7 @@ async def migration_runner(
     engine_factory: Callable[[str], AsyncEngine],
     testsupport_settings: Settings,
     anyio_session_runner: object,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[MigrationRunner]:
     """Alembic on an empty database of its own, on each database target: ``await
     runner.upgrade("0002")``, ``await runner.insert("users", {...})``, ``await runner.upgrade()``,
@@ -137,6 +143,6 @@ async def migration_runner(
         )
     engine = engine_factory(migration_database_url)
     try:
-        yield MigrationRunner(engine, source, testsupport_settings.metadata)
+        yield MigrationRunner(engine, source, testsupport_settings.metadata, request.session)
     finally:
         await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,10 +74,45 @@ def own_loops_refused() -> Iterator[None]:
         yield
     except RuntimeError as exc:
         if "cannot be called from a running event loop" in str(exc):
+            close_refused_coroutine(exc)
             raise MigrationsInLoopError(ENV_PY_FIX) from exc
         raise
     finally:
         asyncio.run_coroutine_threadsafe = original
+
+
+def close_refused_coroutine(exc: BaseException) -> None:
+    """asyncio.run() (or Runner.run) refused env.py's coroutine without starting it. Closed, it does
+    not warn "never awaited" when collected: an unraisable warning, which filterwarnings = error made
+    a 70-line ExceptionGroup traceback at the end of the run."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or not str(tb.tb_frame.f_globals.get("__name__", "")).startswith("asyncio"):
+        return
+    for value in tb.tb_frame.f_locals.values():
+        if inspect.iscoroutine(value) and inspect.getcoroutinestate(value) == inspect.CORO_CREATED:
+            value.close()
+
+
+@contextmanager
+def wrong_env_py_stops_the_run(session: pytest.Session) -> Iterator[None]:
+    """Around each run of env.py for the tests (the schema, migration_runner). An env.py that does
+    not migrate the connection it is handed fails every such test the same way: the first errors
+    with the message (its fix, no traceback) and the run stops after it, as -x stops it (an xdist
+    worker stops too, and its controller ends the run)."""
+    __tracebackhide__ = True
+    from testsupport.net.messages import ForeignEngineError
+
+    try:
+        yield
+    except (MigrationsInLoopError, MigrationsElsewhereError, ForeignEngineError) as exc:
+        session.shouldstop = (
+            "Alembic's env.py cannot migrate the tests' databases (the error above): every test that needs the "
+            "schema would fail the same way"
+        )
+        # from None: the message is the whole report (the net still finds its refusal as the context).
+        raise pytest.fail.Exception(f"{type(exc).__name__}: {exc}", pytrace=False) from None
 
 
 def refusal(value: str, problem: str, fix: str) -> pytest.UsageError:
