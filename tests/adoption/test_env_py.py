@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.adoption.apps import FACTORY_APP, readme_block, write
+from tests.adoption.apps import FACTORY_APP, FACTORY_TESTS, readme_block, write
 from tests.adoption.test_adoption import BASE, FACTORY_KEYS, run, service_poison_on_path
 from tests.adoption.test_adoption import service_unimportable as service_unimportable  # autouse here too
 
@@ -50,8 +50,8 @@ def project(pytester: pytest.Pytester, env_py: str, ini: str = FACTORY_KEYS) -> 
     test file three times (3 database tests and 1 without, each)."""
     files = {**FACTORY_APP, "migrations/env.py": env_py}
     files["alembic.ini"] += "sqlalchemy.url = sqlite:///%(here)s/dev.db\n"
-    tests = files.pop("test_items.py")
-    files.update({f"test_items_{n}.py": tests for n in range(3)})
+    tests = files.pop(FACTORY_TESTS)
+    files.update({FACTORY_TESTS.replace(".py", f"_{n}.py"): tests for n in range(3)})
     write(pytester, files, ini)
 
 
