@@ -12,6 +12,7 @@ from inspect import iscoroutinefunction
 from typing import Any
 
 import pytest
+from _pytest.reports import CollectReport
 
 from testsupport import from_asyncio, mariadb, postgres
 from testsupport.config import Settings, database_targets
@@ -52,6 +53,18 @@ def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None]:
     yield  # after pytest's own reordering, which groups by parameter only heuristically
+    try:
+        _select_and_order(config, items)
+    except pytest.UsageError as exc:
+        if not hasattr(config, "workerinput"):
+            raise
+        # In an xdist worker a UsageError crashes it (xdist's INTERNALERROR, the message lost): a
+        # collection error reaches the controller, and with no items nothing runs.
+        config.hook.pytest_collectreport(report=CollectReport("testsupport", "failed", f"ERROR: {exc}", []))
+        items[:] = []
+
+
+def _select_and_order(config: pytest.Config, items: list[pytest.Item]) -> None:
     chosen = config.stash[_backends_key]
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []

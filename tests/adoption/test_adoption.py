@@ -365,6 +365,20 @@ def test_a_setup_mistake_stops_the_run_naming_the_fix(
     result.stderr.fnmatch_lines([message])
 
 
+def test_a_collection_time_stop_reaches_the_summary_under_xdist(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: a UsageError raised in an xdist worker crashed it (INTERNALERROR ... assert not
+    # crashitem), and the message naming the fix was lost.
+    write(pytester, FACTORY_APP, FACTORY_KEYS)
+    pytester.makeconftest(OWN_ANYIO_BACKEND)
+    result = run(pytester, monkeypatch, "-n", "2", "-p", "xdist")
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*ERROR: anyio_backend is defined again at */conftest.py:3, function-scoped: *Fix: *"])
+    result.assert_outcomes(errors=1)
+
+
 OWN_ENGINE_TEST = """
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
