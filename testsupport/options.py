@@ -1,8 +1,8 @@
-"""testsupport's command-line options and ini keys, and nothing else: a pytest11 entry point of
-its own, also named in plugin.py's ``pytest_plugins``. Turning the plugin off for a run
-(``-p no:testsupport.plugin``) leaves this module loaded, so a project's ``testsupport_*`` keys
-stay known and ``--strict-config`` accepts them; without plugin autoload, ``-p testsupport.options``
-does the same."""
+"""testsupport's command-line options, ini keys and marks, and nothing else: a pytest11 entry point
+of its own, also named in plugin.py's ``pytest_plugins``. Turning the plugin off for a run
+(``-p no:testsupport.plugin``) leaves this module loaded, so a project's ``testsupport_*`` keys and
+``db`` marks stay known and ``--strict-config`` / ``--strict-markers`` accept them; without plugin
+autoload, ``-p testsupport.options`` does the same."""
 
 from __future__ import annotations
 
@@ -39,3 +39,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="SQLite driver for the tests: syncsqlite (sqlite3 on the loop's thread, fast; default) or "
         "aiosqlite (what an app uses in production)",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Here, not in plugin.py: with the plugin off (-p no:testsupport.plugin) or not yet configured, a
+    # suite's @pytest.mark.db stays known under --strict-markers. Registered before the fixture
+    # modules are imported: their parameters carry these marks.
+    for line in (
+        "sqlite: runs on the SQLite target",
+        "postgres: runs on the PostgreSQL target",
+        "mariadb: runs on the MariaDB target (also marked mysql)",
+        "mysql: runs on the MariaDB target (the MySQL family)",
+        "db(transaction=False, databases=None): uses a database (deselected on trio); transaction=True: real "
+        "commits, the database restored after the test; databases='postgres' (or a list): only on those targets",
+        # pytest-asyncio's, left over in a migrated suite: accepted (no PytestUnknownMarkWarning), and counted.
+        "asyncio: pytest-asyncio's mark, left over: testsupport runs async tests without a marker",
+    ):
+        config.addinivalue_line("markers", line)

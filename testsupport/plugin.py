@@ -117,17 +117,6 @@ def pytest_configure(config: pytest.Config) -> None:
     refuse_competing_plugins(config)
     from testsupport import config as settings
 
-    for line in (  # before the fixture modules are imported: their parameters carry these marks
-        "sqlite: runs on the SQLite target",
-        "postgres: runs on the PostgreSQL target",
-        "mariadb: runs on the MariaDB target (also marked mysql)",
-        "mysql: runs on the MariaDB target (the MySQL family)",
-        "db(transaction=False, databases=None): uses a database (deselected on trio); transaction=True: real "
-        "commits, the database restored after the test; databases='postgres' (or a list): only on those targets",
-        # pytest-asyncio's, left over in a migrated suite: accepted (no PytestUnknownMarkWarning), and counted.
-        "asyncio: pytest-asyncio's mark, left over: testsupport runs async tests without a marker",
-    ):
-        config.addinivalue_line("markers", line)
     loaded = settings.load(config)  # imports the project's modules: the net is on already
     import importlib
 

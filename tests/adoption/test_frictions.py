@@ -191,6 +191,19 @@ def test_plugin_off_keeps_its_keys_known_under_strict_config(
     assert summary_lines(result) == []
 
 
+def test_plugin_off_keeps_its_marks_known_under_strict_markers(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: `'db' not found in `markers` configuration option` for the example's
+    # @pytest.mark.db(transaction=True) test. In a process of its own: pytest caches the marks it
+    # has seen registered (MarkGenerator._markers) for the life of the process.
+    write(pytester, {**FACTORY_APP, **PLAIN_TEST}, FACTORY_KEYS)
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    result = pytester.runpytest_subprocess(*BASE, "-p", "no:testsupport.plugin", "--strict-markers", "-k", "test_plain")
+    result.assert_outcomes(passed=1, deselected=4)
+    assert summary_lines(result) == []
+
+
 def test_without_plugin_autoload_the_options_module_keeps_the_keys_known(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
