@@ -183,7 +183,7 @@ def _opens_in_test_body(item: pytest.Item) -> bool:
     candidates = [
         name
         for name, defs in item._fixtureinfo.name2fixturedefs.items()
-        if defs and (judged(defs[-1]) or (judged(defs[-1]) is None and _judge(defs[-1])))
+        if defs and (flag := judged(defs[-1])) is not False and (flag or _judge(defs[-1]))
     ]
     if not candidates:
         return True
