@@ -176,26 +176,33 @@ def _opens_in_test_body(item: pytest.Item) -> bool:
     test = item.obj
     if not iscoroutinefunction(test) or hasattr(test, "hypothesis"):
         return False
-    info = item._fixtureinfo  # one per test function, shared by its parametrized items
-    cached = _decided.get(id(info))
-    if cached is not None and cached[0] is info:
-        return cached[1]
+    # A wider-scoped fixture cannot depend on db_connection (pytest's ScopeMismatch): only
+    # function-scoped async fixtures are looked at, and most tests have none. Judged once per
+    # definition, not per test: the closure is walked for every test that uses the database.
+    judged = _async_per_test.get
+    candidates = [
+        name
+        for name, defs in item._fixtureinfo.name2fixturedefs.items()
+        if defs and (flag := judged(defs[-1])) is not False and (flag or _judge(defs[-1]))
+    ]
+    if not candidates:
+        return True
     needs = _needs_connection(item)
-    decision = not any(
-        # A wider-scoped fixture cannot depend on db_connection (pytest's ScopeMismatch): only
-        # function-scoped async fixtures are looked at, and most tests have none.
-        defs[-1].scope == "function"
-        and name != "testsupport_transaction"
-        and (iscoroutinefunction(defs[-1].func) or isasyncgenfunction(defs[-1].func))
-        and needs(name)
-        for name, defs in info.name2fixturedefs.items()
-        if defs
+    return not any(needs(name) for name in candidates)
+
+
+_async_per_test: dict[pytest.FixtureDef[Any], bool] = {}
+
+
+def _judge(fixturedef: pytest.FixtureDef[Any]) -> bool:
+    """Whether ``fixturedef`` is a function-scoped async fixture (testsupport_transaction aside)."""
+    func = fixturedef.func
+    judged = _async_per_test[fixturedef] = (
+        fixturedef.scope == "function"
+        and fixturedef.argname != "testsupport_transaction"
+        and (iscoroutinefunction(func) or isasyncgenfunction(func))
     )
-    _decided[id(info)] = (info, decision)
-    return decision
-
-
-_decided: dict[int, tuple[object, bool]] = {}
+    return judged
 
 
 def _needs_connection(item: pytest.Function) -> Callable[[str], bool]:
