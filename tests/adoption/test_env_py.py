@@ -78,7 +78,11 @@ def assert_stopped_once(result: pytest.RunResult, error: str) -> None:
     text = result.stdout.str()
     for noise in ("Traceback", "ExceptionGroup", "never awaited", "_ _ _"):
         assert noise not in text
-    assert len(result.outlines) < 40, text  # one message, not one traceback per test
+    # One message, not one traceback per test. Counted above pytest's warnings summary: an in-process
+    # inner run may add one there (PytestAssertRewriteWarning: testsupport, anyio already imported by
+    # this process), depending on what ran before it in this worker.
+    report = text.split("= warnings summary =", 1)[0]
+    assert len(report.splitlines()) < 35, text
 
 
 @pytest.mark.parametrize("target", ["sqlite", "postgres", "mariadb"])
