@@ -58,10 +58,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     except pytest.UsageError as exc:
         if not hasattr(config, "workerinput"):
             raise
-        # In an xdist worker a UsageError crashes it (xdist's INTERNALERROR, the message lost): a
-        # collection error reaches the controller, and with no items nothing runs.
-        config.hook.pytest_collectreport(report=CollectReport("testsupport", "failed", f"ERROR: {exc}", []))
-        items[:] = []
+        stop_collection(config, items, {"testsupport": f"ERROR: {exc}"})
+
+
+def stop_collection(config: pytest.Config, items: list[pytest.Item], errors: dict[str, str]) -> None:
+    """Stop the run at collection with these errors (node id -> text), as collection errors: a
+    UsageError raised in an xdist worker crashes it (xdist's INTERNALERROR, the message lost), while
+    a collection error reaches the controller. No items: xdist would run them despite the error."""
+    for nodeid, text in errors.items():
+        config.hook.pytest_collectreport(report=CollectReport(nodeid, "failed", text, []))
+    items[:] = []
 
 
 def _select_and_order(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,7 +11,8 @@ from types import ModuleType
 
 import pytest
 from _pytest.fixtures import getfixturemarker
-from _pytest.reports import CollectReport
+
+from testsupport.collection import stop_collection
 
 # Old fixture -> what it did, and what takes its place.
 REPLACED = {
@@ -80,8 +81,5 @@ def old_definitions(config: pytest.Config, items: list[pytest.Item]) -> dict[str
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect: whether a test asks for app_factory counts them all
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     found = old_definitions(config, items)
-    for file, lines in found.items():
-        # A collection error, not a UsageError: under xdist it is raised in a worker, which would crash.
-        config.hook.pytest_collectreport(report=CollectReport(file, "failed", "\n".join(lines), []))
     if found:
-        items[:] = []  # xdist runs the tests despite a worker's collection error
+        stop_collection(config, items, {file: "\n".join(lines) for file, lines in found.items()})

@@ -34,6 +34,11 @@ FIXTURE_MODULES = (
 )
 
 
+def configured(config: pytest.Config) -> bool:
+    """The switch: testsupport_app is set."""
+    return bool(str(config.getini("testsupport_app") or "").strip())
+
+
 def refuse_stray_settings(config: pytest.Config) -> None:
     """Without testsupport_app, testsupport would silently ignore its other keys and options."""
     stray = [key for key in KEYS if str(config.getini(key) or "").strip()]
@@ -91,7 +96,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     # The net before the first conftest.py is imported: an engine it (or the project's modules, when
     # the keys are resolved) builds is recorded, and a write at import is refused. A refused
     # configuration ends the run in pytest_unconfigure, which removes the net again.
-    if str(early_config.getini("testsupport_app") or "").strip():
+    if configured(early_config):
         from testsupport import net
 
         net.install(early_config)
@@ -103,7 +108,7 @@ def pytest_configure_before_pytest_asyncio(config: pytest.Config) -> None:
     # asyncio_default_fixture_loop_scope unset) is an INTERNALERROR under filterwarnings = error.
     # A second pytest_configure, so its name is pytest_*: pytest takes only those as hooks. The trylast
     # check below still sees a plugin a conftest registers in its own pytest_configure.
-    if str(config.getini("testsupport_app") or "").strip():
+    if configured(config):
         refuse_pytest_asyncio(config)
 
 
@@ -111,7 +116,7 @@ def pytest_configure_before_pytest_asyncio(config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # trylast: after conftest.py files and `pythonpath` have put the project on sys.path.
     refuse_misspelled_keys(config)
-    if not str(config.getini("testsupport_app") or "").strip():
+    if not configured(config):
         refuse_stray_settings(config)  # and nothing else is imported: an unconfigured run pays nothing
         return
     refuse_competing_plugins(config)
@@ -142,7 +147,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Not configured, and tests ask for testsupport's fixtures: their failure names the keys."""
-    if str(config.getini("testsupport_app") or "").strip():
+    if configured(config):
         return
     for item in items:  # cheap: no import unless a test asks for one of testsupport's fixtures
         info = getattr(item, "_fixtureinfo", None)
