@@ -179,29 +179,27 @@ def _opens_in_test_body(item: pytest.Item) -> bool:
     # A wider-scoped fixture cannot depend on db_connection (pytest's ScopeMismatch): only
     # function-scoped async fixtures are looked at, and most tests have none. Judged once per
     # definition, not per test: the closure is walked for every test that uses the database.
-    judged = _async_per_test.get
-    candidates = [
-        name
-        for name, defs in item._fixtureinfo.name2fixturedefs.items()
-        if defs and (flag := judged(defs[-1])) is not False and (flag or _judge(defs[-1]))
-    ]
+    fixtures = item._fixtureinfo.name2fixturedefs
+    candidates = [name for name, defs in fixtures.items() if defs and _async_per_test(defs[-1])]
     if not candidates:
         return True
     needs = _needs_connection(item)
     return not any(needs(name) for name in candidates)
 
 
-_async_per_test: dict[pytest.FixtureDef[Any], bool] = {}
+_judged: dict[pytest.FixtureDef[Any], bool] = {}
 
 
-def _judge(fixturedef: pytest.FixtureDef[Any]) -> bool:
+def _async_per_test(fixturedef: pytest.FixtureDef[Any]) -> bool:
     """Whether ``fixturedef`` is a function-scoped async fixture (testsupport_transaction aside)."""
-    func = fixturedef.func
-    judged = _async_per_test[fixturedef] = (
-        fixturedef.scope == "function"
-        and fixturedef.argname != "testsupport_transaction"
-        and (iscoroutinefunction(func) or isasyncgenfunction(func))
-    )
+    judged = _judged.get(fixturedef)
+    if judged is None:
+        func = fixturedef.func
+        judged = _judged[fixturedef] = (
+            fixturedef.scope == "function"
+            and fixturedef.argname != "testsupport_transaction"
+            and (iscoroutinefunction(func) or isasyncgenfunction(func))
+        )
     return judged
 
 
